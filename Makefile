@@ -1,0 +1,46 @@
+# workbench: the two commands a fresh machine needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: run test install system-test bench lint typecheck imports clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[all]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the workbench on http://127.0.0.1:8042 with the demo data (SQLite + ./data).
+run: install
+	$(VENV)/bin/workbench serve --demo
+
+## Install what the tests need (Python and system packages) and run the whole suite.
+test: install system-test lint typecheck imports
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+system-test:
+	scripts/system-packages.sh test
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+imports: install
+	$(VENV)/bin/lint-imports
+
+## Benchmarks (not tests): print our figures next to Orthanc's, measured in the same run.
+bench: install
+	scripts/system-packages.sh bench
+	$(PY) benchmarks/archive_vs_orthanc.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install the Debian packages a target needs, only when they are missing.
+#   test   what the test suite uses
+#   bench  Orthanc and its DICOMweb plugin, the peer the benchmarks measure against
+set -euo pipefail
+target=${1:?usage: system-packages.sh test|bench}
+case "$target" in
+  test)  packages=(dcmtk) ;;
+  bench) packages=(orthanc orthanc-dicomweb) ;;
+  *) echo "unknown target $target" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+echo "installing Debian packages: ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ "$target" = bench ]; then
+  # The Debian package starts a system Orthanc on 8042/4242; the benchmark runs its own.
+  (command -v systemctl >/dev/null && $SUDO systemctl disable --now orthanc 2>/dev/null) || true
+  (command -v service >/dev/null && $SUDO service orthanc stop 2>/dev/null) || true
+fi

@@ -1,0 +1,81 @@
+"""Settings of the archive, read from ``WORKBENCH_*`` environment variables.
+
+Every setting has an embedded default, so ``workbench serve`` runs with nothing
+configured: SQLite (WAL) and a local blob folder under one data directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Archive configuration (environment prefix ``WORKBENCH_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="WORKBENCH_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"), description="Folder holding the index database and the blobs."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the index; default: SQLite file index.sqlite in data_dir.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `workbench serve` binds.")
+    port: int = Field(default=8042, description="Port `workbench serve` listens on.")
+    public_url: str | None = Field(
+        default=None,
+        description="URL clients use to reach this server (behind a proxy); default: from "
+        "the request's Host header.",
+    )
+    admin_token: str | None = Field(
+        default=None,
+        description=(
+            "Bearer token of the bootstrap administrator. When unset, one is generated on the "
+            "first start and written to <data_dir>/admin-token (mode 0600)."
+        ),
+    )
+    duplicates: Literal["reject", "overwrite"] = Field(
+        default="reject",
+        description=(
+            "What STOW-RS does with an instance whose SOP Instance UID is stored already with "
+            "different bytes; identical bytes are always accepted as a no-op."
+        ),
+    )
+    max_request_bytes: int = Field(
+        default=8 * 1024**3, description="Largest STOW-RS request body accepted."
+    )
+    max_instance_bytes: int = Field(
+        default=2 * 1024**3, description="Largest single DICOM instance accepted."
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024**2,
+        description="Largest DICOM header (everything before Pixel Data) accepted.",
+    )
+    spool_bytes: int = Field(
+        default=32 * 1024**2,
+        description="Parts up to this size are held in memory while received; larger ones "
+        "are spooled to a temporary file.",
+    )
+    ingest_threads: int = Field(
+        default=4, description="Worker threads parsing, hashing and writing received instances."
+    )
+    qido_max_limit: int = Field(
+        default=10000, description="Largest number of results one QIDO-RS response returns."
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The index URL, defaulting to ``sqlite:///<data_dir>/index.sqlite``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'index.sqlite').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        """Folder of the local blob store."""
+        return self.data_dir / "blobs"

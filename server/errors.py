@@ -1,0 +1,47 @@
+"""The one place that maps domain errors to HTTP status codes."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from workbench.errors import (
+    ConflictError,
+    InvalidDicomError,
+    NotAcceptableError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    QueryError,
+    UnsupportedTransferSyntaxError,
+    WorkbenchError,
+)
+
+STATUS: tuple[tuple[type[WorkbenchError], int], ...] = (
+    (NotFoundError, 404),
+    (QueryError, 400),
+    (InvalidDicomError, 400),
+    (NotAcceptableError, 406),
+    (UnsupportedTransferSyntaxError, 406),
+    (PermissionDeniedError, 403),
+    (PayloadTooLargeError, 413),
+    (ConflictError, 409),
+)
+
+
+def status_for(exc: WorkbenchError) -> int:
+    """HTTP status of a domain error (500 for an unmapped one)."""
+    for cls, code in STATUS:
+        if isinstance(exc, cls):
+            return code
+    return 500
+
+
+async def _handle(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WorkbenchError)
+    return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
+
+
+def install(app: FastAPI) -> None:
+    """Register the domain error handlers on ``app``."""
+    app.add_exception_handler(WorkbenchError, _handle)

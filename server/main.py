@@ -1,0 +1,97 @@
+"""The archive application: ``create_app(settings)`` wires routers, services and events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+import workbench
+from server import errors
+from server.auth.tokens import TokenCache, ensure_admin
+from server.config import Settings
+from server.db.engine import make_engine, upgrade
+from server.deps import Services
+from server.routes import delete, patients, qido, rendered, stow, wado
+from server.services.events import EventBus
+from server.services.ingest import Ingestor
+from server.storage.local import LocalBlobStore
+
+log = logging.getLogger("workbench.server")
+
+LANDING = """<!doctype html><html><head><meta charset="utf-8"><title>workbench</title></head>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
+<h1>workbench archive</h1><p>Version {version}. DICOMweb root: <code>/dicom-web</code>;
+JSON API: <code>/api</code>; interactive API documentation: <a href="/docs">/docs</a>.</p>
+<p>Requests need <code>Authorization: Bearer &lt;token&gt;</code>; the administrator's token
+is in <code>&lt;data dir&gt;/admin-token</code>.</p></body></html>"""
+
+
+def build_services(settings: Settings) -> Services:
+    """Open (and migrate) the index, the blob store and the ingest pipeline."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    store = LocalBlobStore(settings.blob_dir)
+    swept = store.sweep_temporary()
+    if swept:
+        log.info("removed %d temporary files left by an interrupted ingest", swept)
+    token_file = ensure_admin(engine, settings.data_dir, settings.admin_token)
+    if token_file is not None:
+        log.warning("administrator token written to %s", token_file)
+    events = EventBus()
+    ingestor = Ingestor(engine, store, events, duplicates=settings.duplicates,
+                        max_header_bytes=settings.max_header_bytes)
+    return Services(settings=settings, engine=engine, store=store, events=events,
+                    ingestor=ingestor, tokens=TokenCache(engine))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Create the archive application.
+
+    Parameters
+    ----------
+    settings
+        Configuration; defaults to ``Settings()`` read from ``WORKBENCH_*`` variables.
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = build_services(settings)
+        app.state.services = services
+        app.state.executor = ThreadPoolExecutor(settings.ingest_threads,
+                                                thread_name_prefix="ingest")
+        try:
+            yield
+        finally:
+            app.state.executor.shutdown(wait=True)
+            services.ingestor.close()
+            services.events.close()
+            services.engine.dispose()
+
+    app = FastAPI(title="workbench archive", version=workbench.__version__, lifespan=lifespan,
+                  description="DICOMweb study archive with patient folders.")
+    errors.install(app)
+    for router in (stow.router, qido.router, wado.router, rendered.router, delete.router):
+        app.include_router(router, prefix="/dicom-web")
+    app.include_router(patients.router, prefix="/api")
+
+    @app.get("/", include_in_schema=False)
+    def landing() -> HTMLResponse:
+        return HTMLResponse(LANDING.format(version=workbench.__version__))
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory server.main:app_from_environment``."""
+    return create_app(Settings())

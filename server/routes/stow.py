@@ -1,0 +1,207 @@
+"""STOW-RS (PS3.18 10.5): store instances sent as multipart/related application/dicom.
+
+The body is parsed as it streams in; each completed part goes to a worker thread that
+parses, validates and writes it while the next part is still arriving; the batch is
+committed once at the end and acknowledged only when durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
+
+from server.deps import ServicesDep, UserDep, dicomweb_base
+from server.services.ingest import CANNOT_UNDERSTAND, Outcome, Prepared
+from workbench.dicomweb.media import parse_content_type
+from workbench.dicomweb.multipart import (
+    MultipartParser,
+    PartData,
+    PartEnd,
+    PartStart,
+    boundary_from_content_type,
+)
+from workbench.errors import PayloadTooLargeError, WorkbenchError
+
+router = APIRouter(tags=["STOW-RS"])
+
+DICOM_JSON = "application/dicom+json"
+
+
+class _PartSink:
+    """Bytes of one part: in memory up to a limit, then in a spool file."""
+
+    def __init__(self, spool_dir: Path, spool_bytes: int) -> None:
+        self.buffer = bytearray()
+        self.spool_dir = spool_dir
+        self.spool_bytes = spool_bytes
+        self.file: BinaryIO | None = None
+        self.path: Path | None = None
+
+    def write(self, data: bytes) -> None:
+        if self.file is not None:
+            self.file.write(data)
+            return
+        self.buffer += data
+        if len(self.buffer) > self.spool_bytes:
+            self.path = self.spool_dir / f"{os.getpid()}-{id(self)}-{len(self.buffer)}.part"
+            self.file = open(self.path, "wb")  # noqa: SIM115 - closed in result()
+            self.file.write(self.buffer)
+            self.buffer = bytearray()
+
+    def result(self) -> bytes | Path:
+        if self.file is not None and self.path is not None:
+            self.file.close()
+            return self.path
+        return bytes(self.buffer)
+
+    def abandon(self) -> None:
+        if self.file is not None and self.path is not None:
+            self.file.close()
+            self.path.unlink(missing_ok=True)
+
+
+def _failure_item(outcome: Outcome) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "00081197": {"vr": "US", "Value": [outcome.failure]},
+        "00000902": {"vr": "LO", "Value": [outcome.reason]},
+    }
+    if outcome.sop_class_uid:
+        item["00081150"] = {"vr": "UI", "Value": [outcome.sop_class_uid]}
+    if outcome.sop_uid:
+        item["00081155"] = {"vr": "UI", "Value": [outcome.sop_uid]}
+    return dict(sorted(item.items()))
+
+
+def _response(outcomes: list[Outcome], base: str) -> JSONResponse:
+    referenced = []
+    failed = []
+    studies = {o.study_uid for o in outcomes if o.ok}
+    for o in outcomes:
+        if o.ok:
+            url = f"{base}/studies/{o.study_uid}/series/{o.series_uid}/instances/{o.sop_uid}"
+            referenced.append({
+                "00081150": {"vr": "UI", "Value": [o.sop_class_uid]},
+                "00081155": {"vr": "UI", "Value": [o.sop_uid]},
+                "00081190": {"vr": "UR", "Value": [url]},
+            })
+        else:
+            failed.append(_failure_item(o))
+    body: dict[str, Any] = {}
+    if len(studies) == 1:
+        body["00081190"] = {"vr": "UR", "Value": [f"{base}/studies/{studies.pop()}"]}
+    if failed:
+        body["00081198"] = {"vr": "SQ", "Value": failed}
+    if referenced:
+        body["00081199"] = {"vr": "SQ", "Value": referenced}
+    if not failed:
+        status = 200
+    elif referenced:
+        status = 202
+    else:
+        status = 409
+    headers = {}
+    if failed:
+        reasons = "; ".join(sorted({o.reason for o in outcomes if not o.ok}))[:900]
+        headers["Warning"] = f'299 workbench "{reasons.replace(chr(34), chr(39))}"'
+    return JSONResponse(body, status_code=status, media_type=DICOM_JSON, headers=headers)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status)
+
+
+async def _store(request: Request, services: Any, study: str | None) -> JSONResponse:
+    content_type = request.headers.get("content-type", "")
+    media_type, params = parse_content_type(content_type) if content_type else ("", {})
+    if media_type != "multipart/related":
+        return _error(415, f"STOW-RS needs Content-Type multipart/related; got {content_type!r}")
+    part_type = params.get("type", "application/dicom").lower()
+    if part_type != "application/dicom":
+        return _error(
+            415,
+            f"only multipart/related; type=\"application/dicom\" is stored; got type={part_type!r}",
+        )
+    try:
+        boundary = boundary_from_content_type(content_type)
+    except (WorkbenchError, ValueError) as exc:
+        return _error(400, str(exc))
+    settings = services.settings
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > settings.max_request_bytes:
+        return _error(413, f"request body of {length} bytes exceeds the limit of "
+                           f"{settings.max_request_bytes} bytes")
+    parser = MultipartParser(boundary, max_part_bytes=settings.max_instance_bytes)
+    ingestor = services.ingestor
+    executor = request.app.state.executor
+    pending: list[Future[Prepared | Outcome]] = []
+    sink: _PartSink | None = None
+    bad_part: str | None = None
+    received = 0
+    loop = asyncio.get_running_loop()
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > settings.max_request_bytes:
+                raise PayloadTooLargeError(
+                    f"request body exceeds the limit of {settings.max_request_bytes} bytes")
+            for event in parser.feed(chunk):
+                if isinstance(event, PartStart):
+                    ctype = (event.headers.content_type or "application/dicom").split(";")[0]
+                    bad_part = None if ctype.strip().lower() == "application/dicom" else ctype
+                    sink = _PartSink(services.store.spool_dir, settings.spool_bytes)
+                elif isinstance(event, PartData):
+                    if sink is not None and bad_part is None:
+                        sink.write(event.data)
+                elif isinstance(event, PartEnd) and sink is not None:
+                    if bad_part is not None:
+                        done: Future[Prepared | Outcome] = Future()
+                        done.set_result(Outcome(
+                            None, None, failure=CANNOT_UNDERSTAND,
+                            reason=f"part has Content-Type {bad_part!r}; only "
+                                   "application/dicom is stored"))
+                        pending.append(done)
+                    else:
+                        pending.append(executor.submit(
+                            ingestor.prepare, sink.result(), expected_study=study))
+                    sink = None
+        parser.close()
+    except (ClientDisconnect, WorkbenchError, ValueError) as exc:
+        if sink is not None:
+            sink.abandon()
+        for fut in pending:
+            result = await asyncio.wrap_future(fut)
+            if isinstance(result, Prepared):
+                ingestor.discard([result])
+        if isinstance(exc, ClientDisconnect):
+            return _error(400, "the client disconnected before the request body was complete")
+        status = 413 if isinstance(exc, PayloadTooLargeError) else 400
+        return _error(status, f"malformed multipart body: {exc}" if status == 400 else str(exc))
+    results = [await asyncio.wrap_future(f) for f in pending]
+    if not results:
+        return _error(400, "the multipart body holds no parts")
+    prepared = [r for r in results if isinstance(r, Prepared)]
+    committed = iter(await loop.run_in_executor(executor, ingestor.commit, prepared)
+                     if prepared else [])
+    outcomes = [next(committed) if isinstance(r, Prepared) else r for r in results]
+    return _response(outcomes, dicomweb_base(request))
+
+
+@router.post("/studies", summary="Store instances (STOW-RS)")
+async def store_instances(request: Request, services: ServicesDep, _user: UserDep
+                          ) -> JSONResponse:
+    """Store the DICOM instances of a multipart/related request."""
+    return await _store(request, services, None)
+
+
+@router.post("/studies/{study}", summary="Store instances of one study (STOW-RS)")
+async def store_study_instances(study: str, request: Request, services: ServicesDep,
+                                _user: UserDep) -> JSONResponse:
+    """Store instances that must all belong to ``study``."""
+    return await _store(request, services, study)

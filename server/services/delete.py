@@ -1,0 +1,62 @@
+"""Deleting studies, series and instances: index rows first, then blobs."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, delete, select
+
+from server.db.models import instances, series, studies
+from server.services.events import STUDY_DELETED, EventBus
+from server.storage.local import LocalBlobStore
+from workbench.errors import NotFoundError
+
+
+def delete_objects(engine: Engine, store: LocalBlobStore, events: EventBus, study: str,
+                   series_uid: str | None = None, sop: str | None = None) -> int:
+    """Delete a study, a series or an instance; return how many instances went.
+
+    The rows go in one transaction; blobs are removed after it commits, so a crash in
+    between leaves only unreferenced files, never rows without files.
+
+    Raises
+    ------
+    NotFoundError
+        Nothing matches.
+    """
+    with engine.begin() as conn:
+        stmt = (
+            select(instances.c.pk, instances.c.blob, instances.c.series_pk, instances.c.study_pk,
+                   instances.c.size)
+            .join(studies, instances.c.study_pk == studies.c.pk)
+            .join(series, instances.c.series_pk == series.c.pk)
+            .where(studies.c.study_uid == study)
+        )
+        if series_uid is not None:
+            stmt = stmt.where(series.c.series_uid == series_uid)
+        if sop is not None:
+            stmt = stmt.where(instances.c.sop_uid == sop)
+        rows = conn.execute(stmt).fetchall()
+        if not rows:
+            what = sop or series_uid or study
+            raise NotFoundError(f"nothing to delete: {what} is not stored")
+        conn.execute(delete(instances).where(instances.c.pk.in_([r.pk for r in rows])))
+        study_pk = rows[0].study_pk
+        for spk in {r.series_pk for r in rows}:
+            left = conn.execute(select(instances.c.pk).where(instances.c.series_pk == spk)
+                                .limit(1)).first()
+            if left is None:
+                conn.execute(delete(series).where(series.c.pk == spk))
+        from server.services.ingest import Ingestor
+
+        remaining = conn.execute(select(instances.c.pk).where(instances.c.study_pk == study_pk)
+                                 .limit(1)).first()
+        if remaining is None:
+            conn.execute(delete(studies).where(studies.c.pk == study_pk))
+        else:
+            Ingestor._recount(conn, set(), {study_pk})
+            conn.execute(delete(series).where(series.c.num_instances == 0))
+    for r in rows:
+        store.delete(r.blob)
+    if remaining is None:
+        store.delete_study_folder(study)
+        events.emit(STUDY_DELETED, {"study": study})
+    return len(rows)

@@ -1,0 +1,105 @@
+"""Shared fixtures: the real archive on a free loopback port, and the shared corpus."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("WORKBENCH_CORPUS", ROOT.parent / "shared" / "dicom-corpus"))
+ADMIN_TOKEN = "test-admin-token"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningArchive:
+    """A ``workbench`` archive process started for the tests."""
+
+    url: str
+    token: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def dicomweb(self) -> str:
+        return f"{self.url}/dicom-web"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=self.headers, timeout=60)
+
+
+def start_archive(data_dir: Path, token: str = ADMIN_TOKEN, **env: str) -> RunningArchive:
+    """Start ``uvicorn server.main:app_from_environment`` and wait until it answers."""
+    port = free_port()
+    environ = dict(os.environ, WORKBENCH_DATA_DIR=str(data_dir), WORKBENCH_ADMIN_TOKEN=token,
+                   **env)
+    log = open(data_dir.parent / f"{data_dir.name}-server.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "server.main:app_from_environment",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=environ, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"archive exited with {process.returncode}; see {log.name}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return RunningArchive(url, token, data_dir, process)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("archive did not start within 60 s")
+
+
+def stop_archive(archive: RunningArchive) -> None:
+    """Terminate the archive process and wait for it."""
+    archive.process.terminate()
+    try:
+        archive.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        archive.process.kill()
+
+
+@pytest.fixture(scope="session")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArchive]:
+    """One archive shared by the session's integration tests (tests use their own UIDs)."""
+    running = start_archive(tmp_path_factory.mktemp("archive") / "data")
+    yield running
+    stop_archive(running)
+
+
+@pytest.fixture
+def fresh_archive(tmp_path: Path) -> Iterator[RunningArchive]:
+    """An archive of its own, for tests that need an empty index or kill the process."""
+    running = start_archive(tmp_path / "data")
+    yield running
+    stop_archive(running)
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The shared corpus folder; skips when it is absent."""
+    if not (CORPUS / "MANIFEST.tsv").exists():
+        pytest.skip(f"shared DICOM corpus not found at {CORPUS} (set WORKBENCH_CORPUS)")
+    return CORPUS

@@ -1,0 +1,344 @@
+"""STOW-RS, QIDO-RS and WADO-RS against the real server, through dicomweb-client."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pydicom
+import pytest
+from dicomweb_client.api import DICOMwebClient
+from PIL import Image
+from pydicom.dataset import Dataset
+
+from tests.conftest import RunningArchive
+from tests.synth import make_ct, to_bytes
+
+
+@pytest.fixture(scope="module")
+def client(archive: RunningArchive) -> DICOMwebClient:
+    return DICOMwebClient(archive.dicomweb, headers=archive.headers)
+
+
+@pytest.fixture(scope="module")
+def ct(client: DICOMwebClient) -> list[Dataset]:
+    series = make_ct(n=6, seed=101, rows=64, columns=64)
+    for i, ds in enumerate(series):
+        ds.PatientName = "Van Der Berg^Anna"
+        ds.PatientID = "QIDO-101"
+        ds.StudyDate = "20240315"
+        ds.AccessionNumber = "ACC101"
+        ds.InstanceNumber = i + 1
+    client.store_instances(series)
+    return series
+
+
+def test_stow_reports_each_instance(client: DICOMwebClient) -> None:
+    series = make_ct(n=2, seed=102, rows=32, columns=32)
+    response = client.store_instances(series)
+    referenced = response.ReferencedSOPSequence
+    assert [item.ReferencedSOPInstanceUID for item in referenced] == [
+        ds.SOPInstanceUID for ds in series
+    ]
+    assert all(item.RetrieveURL.endswith(item.ReferencedSOPInstanceUID) for item in referenced)
+    assert "FailedSOPSequence" not in response
+
+
+def test_search_for_studies_by_patient_id(client: DICOMwebClient, ct: list[Dataset]) -> None:
+    found = client.search_for_studies(search_filters={"PatientID": "QIDO-101"})
+    assert len(found) == 1
+    study = Dataset.from_json(found[0])
+    assert study.StudyInstanceUID == ct[0].StudyInstanceUID
+    assert study.NumberOfStudyRelatedInstances == 6
+    assert study.NumberOfStudyRelatedSeries == 1
+    assert study.ModalitiesInStudy == "CT"
+    assert str(study.PatientName) == "Van Der Berg^Anna"
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"PatientName": "van der*"},
+        {"PatientName": "*BERG^ANNA"},
+        {"PatientName": "Van Der Berg^Ann?"},
+        {"PatientName": "van der berg^anna"},
+        {"StudyDate": "20240301-20240331"},
+        {"StudyDate": "-20240315", "PatientID": "QIDO-101"},
+        {"StudyDate": "20240315-", "PatientID": "QIDO-101"},
+        {"AccessionNumber": "ACC101"},
+        {"ModalitiesInStudy": "CT", "PatientID": "QIDO-101"},
+    ],
+)
+def test_study_matching(client: DICOMwebClient, ct: list[Dataset], filters: dict[str, str]
+                        ) -> None:
+    found = client.search_for_studies(search_filters=filters)
+    uids = {Dataset.from_json(f).StudyInstanceUID for f in found}
+    assert ct[0].StudyInstanceUID in uids
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"PatientName": "berg*"},
+        {"StudyDate": "20240316-"},
+        {"ModalitiesInStudy": "MR", "PatientID": "QIDO-101"},
+        {"PatientID": "qido-101"},
+    ],
+)
+def test_study_non_matching(client: DICOMwebClient, ct: list[Dataset], filters: dict[str, str]
+                            ) -> None:
+    found = client.search_for_studies(search_filters=filters)
+    uids = {Dataset.from_json(f).StudyInstanceUID for f in found}
+    assert ct[0].StudyInstanceUID not in uids
+
+
+def test_fuzzy_matching_finds_name_components(client: DICOMwebClient, ct: list[Dataset]) -> None:
+    found = client.search_for_studies(fuzzymatching=True, search_filters={"PatientName": "ann"})
+    assert ct[0].StudyInstanceUID in {Dataset.from_json(f).StudyInstanceUID for f in found}
+
+
+def test_uid_list_and_percent_encoding(archive: RunningArchive, ct: list[Dataset]) -> None:
+    uid = ct[0].StudyInstanceUID
+    with archive.http() as http:
+        r = http.get("/dicom-web/studies", params={"StudyInstanceUID": f"1.2.3,{uid}"})
+        assert r.status_code == 200
+        assert [s["0020000D"]["Value"][0] for s in r.json()] == [uid]
+        # %5E is ^ and %2A is *: the server must decode before matching
+        r = http.get("/dicom-web/studies?PatientName=Van%20Der%20Berg%5EAnn%2A")
+        assert uid in {s["0020000D"]["Value"][0] for s in r.json()}
+
+
+def test_series_and_instances_nested(client: DICOMwebClient, ct: list[Dataset]) -> None:
+    study = ct[0].StudyInstanceUID
+    series = client.search_for_series(study)
+    assert [Dataset.from_json(s).SeriesInstanceUID for s in series] == [ct[0].SeriesInstanceUID]
+    assert Dataset.from_json(series[0]).NumberOfSeriesRelatedInstances == 6
+    inst = client.search_for_instances(study, ct[0].SeriesInstanceUID)
+    uids = [Dataset.from_json(i).SOPInstanceUID for i in inst]
+    assert uids == [ds.SOPInstanceUID for ds in ct]
+    one = Dataset.from_json(inst[0])
+    assert one.Rows == 64 and one.Columns == 64
+    page = client.search_for_instances(study, limit=2, offset=2)
+    assert [Dataset.from_json(i).SOPInstanceUID for i in page] == uids[2:4]
+    by_number = client.search_for_instances(study, search_filters={"InstanceNumber": "3"})
+    assert [Dataset.from_json(i).SOPInstanceUID for i in by_number] == [uids[2]]
+
+
+def test_includefield(client: DICOMwebClient, ct: list[Dataset]) -> None:
+    found = client.search_for_instances(
+        ct[0].StudyInstanceUID, fields=["ImagePositionPatient", "00280030"],
+        search_filters={"SOPInstanceUID": ct[1].SOPInstanceUID},
+    )
+    ds = Dataset.from_json(found[0])
+    assert [float(v) for v in ds.ImagePositionPatient] == [
+        float(v) for v in ct[1].ImagePositionPatient
+    ]
+    assert "PixelSpacing" in ds
+    everything = client.search_for_instances(
+        ct[0].StudyInstanceUID, fields=["all"],
+        search_filters={"SOPInstanceUID": ct[1].SOPInstanceUID},
+    )
+    assert "ImageOrientationPatient" in Dataset.from_json(everything[0])
+
+
+def test_bad_query_parameter_is_a_clear_400(archive: RunningArchive) -> None:
+    with archive.http() as http:
+        r = http.get("/dicom-web/studies", params={"StudyDate": "2024-13-45x"})
+        assert r.status_code == 400
+        assert "StudyDate" in r.text
+        r = http.get("/dicom-web/studies", params={"limit": "-1"})
+        assert r.status_code == 400 and "limit" in r.text
+
+
+def test_retrieve_gives_back_stored_bytes(client: DICOMwebClient, ct: list[Dataset]) -> None:
+    ds = ct[0]
+    got = client.retrieve_instance(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID,
+                                   media_types=(("application/dicom", "*"),))
+    assert to_bytes(got) == to_bytes(ds)
+    series = client.retrieve_series(ds.StudyInstanceUID, ds.SeriesInstanceUID)
+    assert sorted(s.SOPInstanceUID for s in series) == sorted(d.SOPInstanceUID for d in ct)
+
+
+def test_metadata_with_bulkdata(client: DICOMwebClient, ct: list[Dataset]) -> None:
+    ds = ct[2]
+    meta = client.retrieve_series_metadata(ds.StudyInstanceUID, ds.SeriesInstanceUID)
+    assert len(meta) == 6
+    one = next(m for m in meta if m["00080018"]["Value"][0] == ds.SOPInstanceUID)
+    assert one["00280010"]["Value"] == [64]
+    uri = one["7FE00010"]["BulkDataURI"]
+    assert uri.startswith(client.base_url)
+    pixels = client.retrieve_bulkdata(uri)
+    assert pixels[0] == ds.PixelData
+
+
+def test_frames_native(client: DICOMwebClient, ct: list[Dataset]) -> None:
+    ds = ct[3]
+    frames = client.retrieve_instance_frames(ds.StudyInstanceUID, ds.SeriesInstanceUID,
+                                             ds.SOPInstanceUID, frame_numbers=[1])
+    assert frames[0] == ds.PixelData
+
+
+def test_frame_out_of_range_is_404(archive: RunningArchive, ct: list[Dataset]) -> None:
+    ds = ct[3]
+    url = (f"/dicom-web/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+           f"/instances/{ds.SOPInstanceUID}/frames/2")
+    with archive.http() as http:
+        r = http.get(url)
+    assert r.status_code == 404
+    assert "1..1" in r.text
+
+
+def test_rendered_and_thumbnail(archive: RunningArchive, ct: list[Dataset]) -> None:
+    ds = ct[0]
+    base = f"/dicom-web/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+    with archive.http() as http:
+        r = http.get(f"{base}/instances/{ds.SOPInstanceUID}/rendered",
+                      params={"window": "40,400", "viewport": "32,32"},
+                      headers={"Accept": "image/png"})
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        assert Image.open(io.BytesIO(r.content)).size == (32, 32)
+        r = http.get(f"{base}/thumbnail")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+        assert max(Image.open(io.BytesIO(r.content)).size) <= 128
+        r = http.get(f"/dicom-web/studies/{ds.StudyInstanceUID}/thumbnail")
+        assert r.status_code == 200
+
+
+def test_unknown_objects_are_404(archive: RunningArchive) -> None:
+    with archive.http() as http:
+        r = http.get("/dicom-web/studies/1.2.3.4/metadata")
+        assert r.status_code == 404 and "1.2.3.4" in r.text
+
+
+def test_authentication_required(archive: RunningArchive) -> None:
+    assert httpx.get(f"{archive.dicomweb}/studies").status_code == 401
+    r = httpx.get(f"{archive.dicomweb}/studies", headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 401
+
+
+def _stow(archive: RunningArchive, parts: list[bytes], path: str = "/dicom-web/studies",
+          content_type: str | None = None) -> httpx.Response:
+    boundary = "b0undary-test"
+    body = b"".join(
+        b"--" + boundary.encode() + b"\r\nContent-Type: application/dicom\r\n\r\n" + p + b"\r\n"
+        for p in parts) + b"--" + boundary.encode() + b"--\r\n"
+    ctype = content_type or f'multipart/related; type="application/dicom"; boundary={boundary}'
+    with archive.http() as http:
+        return http.post(path, content=body, headers={"Content-Type": ctype})
+
+
+def _failures(response: httpx.Response) -> list[tuple[int, str]]:
+    seq = response.json().get("00081198", {}).get("Value", [])
+    return [(item["00081197"]["Value"][0], item["00000902"]["Value"][0]) for item in seq]
+
+
+def test_bad_instances_get_reasons_and_good_ones_are_kept(archive: RunningArchive) -> None:
+    good, other = make_ct(n=2, seed=103, rows=16, columns=16)
+    truncated = to_bytes(other)[:-100]
+    no_uid = make_ct(n=1, seed=104, rows=16, columns=16)[0]
+    del no_uid.SeriesInstanceUID
+    r = _stow(archive, [to_bytes(good), truncated, b"not dicom at all" * 20, to_bytes(no_uid)])
+    assert r.status_code == 202
+    reasons = [reason for _code, reason in _failures(r)]
+    assert any("truncated" in reason for reason in reasons)
+    assert any("Part 10" in reason for reason in reasons)
+    assert any("SeriesInstanceUID" in reason for reason in reasons)
+    with archive.http() as http:
+        found = http.get("/dicom-web/instances", params={
+            "StudyInstanceUID": good.StudyInstanceUID}).json()
+    assert [f["00080018"]["Value"][0] for f in found] == [good.SOPInstanceUID]
+
+
+def test_all_failed_is_409_and_leaves_no_trace(archive: RunningArchive) -> None:
+    ds = make_ct(n=1, seed=105, rows=16, columns=16)[0]
+    r = _stow(archive, [to_bytes(ds)[:400]])
+    assert r.status_code == 409
+    tmp_files = list(archive.data_dir.rglob("*.tmp")) + list(archive.data_dir.rglob("*.part"))
+    assert tmp_files == []
+    with archive.http() as http:
+        assert http.get("/dicom-web/studies",
+                        params={"StudyInstanceUID": ds.StudyInstanceUID}).json() == []
+
+
+def test_study_in_url_must_match(archive: RunningArchive) -> None:
+    ds = make_ct(n=1, seed=106, rows=16, columns=16)[0]
+    r = _stow(archive, [to_bytes(ds)], path="/dicom-web/studies/1.2.3.999")
+    assert r.status_code == 409
+    assert "1.2.3.999" in _failures(r)[0][1]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("application/dicom", 415),
+        ('multipart/related; type="application/dicom+json"; boundary=x', 415),
+        ('multipart/related; type="application/dicom"', 400),
+    ],
+)
+def test_wrong_content_types(archive: RunningArchive, content_type: str, status: int) -> None:
+    ds = make_ct(n=1, seed=107, rows=16, columns=16)[0]
+    r = _stow(archive, [to_bytes(ds)], content_type=content_type)
+    assert r.status_code == status
+    assert r.json()["detail"]
+
+
+def test_malformed_multipart_is_400(archive: RunningArchive) -> None:
+    ds = make_ct(n=1, seed=108, rows=16, columns=16)[0]
+    body = b"--xyz\r\nContent-Type: application/dicom\r\n\r\n" + to_bytes(ds)  # no end
+    with archive.http() as http:
+        r = http.post("/dicom-web/studies", content=body, headers={
+            "Content-Type": 'multipart/related; type="application/dicom"; boundary=xyz'})
+        assert r.status_code == 400
+        assert "multipart" in r.json()["detail"]
+        found = http.get("/dicom-web/studies", params={"StudyInstanceUID": ds.StudyInstanceUID})
+        assert found.json() == []
+
+
+def test_duplicates(archive: RunningArchive) -> None:
+    ds = make_ct(n=1, seed=109, rows=16, columns=16)[0]
+    assert _stow(archive, [to_bytes(ds)]).status_code == 200
+    assert _stow(archive, [to_bytes(ds)]).status_code == 200  # identical bytes: no-op
+    changed = pydicom.dcmread(io.BytesIO(to_bytes(ds)))
+    changed.SeriesDescription = "changed"
+    r = _stow(archive, [to_bytes(changed)])
+    assert r.status_code == 409
+    assert "already stored" in _failures(r)[0][1]
+    with archive.http() as http:
+        found = http.get("/dicom-web/instances",
+                         params={"SOPInstanceUID": ds.SOPInstanceUID}).json()
+    assert len(found) == 1
+
+
+def test_transcoding_to_explicit_little_endian(client: DICOMwebClient) -> None:
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    ds = make_ct(n=1, seed=110, rows=16, columns=16)[0]
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    client.store_instances([ds])
+    got = client.retrieve_instance(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    assert got.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    assert np.array_equal(got.pixel_array, ds.pixel_array)
+
+
+def _study_files(archive: RunningArchive, study_uid: str) -> Iterator[object]:
+    return (p for p in archive.data_dir.rglob("*.dcm") if study_uid in str(p))
+
+
+def test_delete_study(archive: RunningArchive, client: DICOMwebClient) -> None:
+    series = make_ct(n=2, seed=111, rows=16, columns=16)
+    client.store_instances(series)
+    study = series[0].StudyInstanceUID
+    assert list(_study_files(archive, study))
+    assert httpx.delete(f"{archive.dicomweb}/studies/{study}").status_code == 401
+    with archive.http() as http:
+        r = http.delete(f"/dicom-web/studies/{study}/series/{series[0].SeriesInstanceUID}"
+                        f"/instances/{series[0].SOPInstanceUID}")
+        assert r.status_code == 200 and r.json()["deleted_instances"] == 1
+        left = http.get(f"/dicom-web/studies/{study}/instances").json()
+        assert [i["00080018"]["Value"][0] for i in left] == [series[1].SOPInstanceUID]
+        assert http.delete(f"/dicom-web/studies/{study}").status_code == 200
+        assert http.get("/dicom-web/studies", params={"StudyInstanceUID": study}).json() == []
+        assert http.delete(f"/dicom-web/studies/{study}").status_code == 404
+    assert list(_study_files(archive, study)) == []

@@ -1,0 +1,107 @@
+"""The ``workbench`` command.
+
+``serve`` starts the archive (the server package is loaded only then, by name, so the
+library never depends on it); ``ingest`` sends files to an archive over DICOMweb;
+``demo`` writes the seeded demo data set; ``version`` prints the version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import workbench
+
+DEFAULT_URL = "http://127.0.0.1:8042/dicom-web"
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    if args.token:
+        return str(args.token)
+    if os.environ.get("WORKBENCH_TOKEN"):
+        return os.environ["WORKBENCH_TOKEN"]
+    data_dir = Path(os.environ.get("WORKBENCH_DATA_DIR", "data"))
+    token_file = data_dir / "admin-token"
+    if token_file.exists():
+        return token_file.read_text().strip()
+    return None
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    serve = importlib.import_module("server.serve")
+    serve.run(args.host, args.port, args.data_dir, args.demo)
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from workbench.ingest import ingest_paths
+
+    summary = ingest_paths(
+        [Path(p) for p in args.paths], url=args.url, token=_token(args),
+        state_file=Path(args.state) if args.state else None, progress=not args.quiet,
+    )
+    print(summary.report())
+    return 0 if not summary.rejected else 1
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from workbench.demo import demo_datasets, write_datasets
+
+    paths = write_datasets(demo_datasets(seed=args.seed), Path(args.folder), progress=True)
+    print(f"wrote {len(paths)} files under {args.folder}")
+    return 0
+
+
+def _cmd_version(_args: argparse.Namespace) -> int:
+    print(f"workbench {workbench.__version__}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``workbench`` command."""
+    parser = argparse.ArgumentParser(prog="workbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the archive and reading workbench")
+    serve.add_argument("--host", help="address to bind (WORKBENCH_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (WORKBENCH_PORT, default 8042)")
+    serve.add_argument("--data-dir", type=Path,
+                       help="index and blobs folder (WORKBENCH_DATA_DIR, default ./data)")
+    serve.add_argument("--demo", action="store_true",
+                       help="load the seeded demo studies when the archive is empty")
+    serve.set_defaults(func=_cmd_serve)
+
+    ingest = sub.add_parser("ingest", help="send DICOM files, folders and zips to an archive")
+    ingest.add_argument("paths", nargs="+", help="files, folders (recursive) or .zip files")
+    ingest.add_argument("--url", default=os.environ.get("WORKBENCH_URL", DEFAULT_URL),
+                        help=f"DICOMweb root of the archive (default {DEFAULT_URL})")
+    ingest.add_argument("--token", help="bearer token (default: WORKBENCH_TOKEN or "
+                                        "<data dir>/admin-token)")
+    ingest.add_argument("--state", help="resume file recording what was sent (default "
+                                        "~/.cache/workbench/ingest-<hash>.json)")
+    ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest.set_defaults(func=_cmd_ingest)
+
+    demo = sub.add_parser("demo", help="write the seeded demo data set as DICOM files")
+    demo.add_argument("folder")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(func=_cmd_demo)
+
+    version = sub.add_parser("version", help="print the version")
+    version.set_defaults(func=_cmd_version)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Reading received DICOM: parse the header once, validate it, extract what the index needs.
+
+The header is parsed with ``stop_before_pixels``: Pixel Data is never decoded on the
+ingest path; its byte offset is recorded so frames can be found later.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
+from pydicom.uid import UID
+
+from workbench.errors import InvalidDicomError, MissingAttributeError
+
+_UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+_PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00")
+_SEQ_DELIMITER = b"\xfe\xff\xdd\xe0"
+
+
+@dataclass(frozen=True)
+class ParsedInstance:
+    """A validated header and the values the index stores.
+
+    Attributes
+    ----------
+    dataset
+        The header (file meta included), without Pixel Data.
+    transfer_syntax
+        Transfer Syntax UID from the file meta information.
+    pixel_offset
+        Byte offset of the Pixel Data element's tag in the file, or None.
+    """
+
+    dataset: Dataset
+    sop_uid: str
+    sop_class_uid: str
+    study_uid: str
+    series_uid: str
+    transfer_syntax: str
+    pixel_offset: int | None
+    size: int
+
+    @property
+    def has_pixel_data(self) -> bool:
+        """Whether the instance carries (Float/Double) Pixel Data."""
+        return self.pixel_offset is not None
+
+
+def valid_uid(value: str) -> bool:
+    """Whether ``value`` is a syntactically valid UID (PS3.5 9.1): digits and dots, <= 64."""
+    return 0 < len(value) <= 64 and _UID_RE.match(value) is not None
+
+
+def _required_uid(ds: Dataset, keyword: str) -> str:
+    value = ds.get(keyword)
+    if value is None or str(value).strip() == "":
+        raise MissingAttributeError(keyword)
+    text = str(value).strip().rstrip("\x00")
+    if not valid_uid(text):
+        raise InvalidDicomError(f"{keyword} {text[:80]!r} is not a valid UID")
+    return text
+
+
+def _check_pixel_element(buffer: memoryview, offset: int, explicit: bool, little: bool) -> None:
+    """Raise when the Pixel Data element at ``offset`` runs past the end of the file."""
+    size = len(buffer)
+    if explicit:
+        if offset + 12 > size:
+            raise InvalidDicomError("file is truncated inside the Pixel Data element header")
+        vr = bytes(buffer[offset + 4 : offset + 6])
+        if vr in (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN"):
+            length = struct.unpack("<I" if little else ">I", buffer[offset + 8 : offset + 12])[0]
+            start = offset + 12
+        else:
+            length = struct.unpack("<H" if little else ">H", buffer[offset + 6 : offset + 8])[0]
+            start = offset + 8
+    else:
+        if offset + 8 > size:
+            raise InvalidDicomError("file is truncated inside the Pixel Data element header")
+        length = struct.unpack("<I", buffer[offset + 4 : offset + 8])[0]
+        start = offset + 8
+    if length == 0xFFFFFFFF:
+        if bytes(buffer[-4096:]).rfind(_SEQ_DELIMITER) < 0 and (
+            bytes(buffer[start:]).rfind(_SEQ_DELIMITER) < 0
+        ):
+            raise InvalidDicomError(
+                "encapsulated Pixel Data has no sequence delimiter: the file is truncated"
+            )
+    elif start + length > size:
+        raise InvalidDicomError(
+            f"Pixel Data declares {length} bytes but only {size - start} follow: "
+            "the file is truncated"
+        )
+
+
+def parse_instance(
+    data: bytes | memoryview | BinaryIO, *, max_header_bytes: int | None = None
+) -> ParsedInstance:
+    """Parse and validate one DICOM Part 10 instance.
+
+    Parameters
+    ----------
+    data
+        The whole file, as bytes or an open binary file positioned at its start.
+    max_header_bytes
+        Reject a header (everything before Pixel Data) larger than this.
+
+    Returns
+    -------
+    ParsedInstance
+
+    Raises
+    ------
+    InvalidDicomError
+        Not Part 10 (no preamble and ``DICM``), unreadable, truncated, missing one of
+        SOPClassUID, SOPInstanceUID, StudyInstanceUID, SeriesInstanceUID, or a UID that
+        is not valid. The message names the problem.
+    """
+    if isinstance(data, bytes | bytearray | memoryview):
+        view = memoryview(data)
+        fp: BinaryIO = io.BytesIO(view)
+        size = len(view)
+    else:
+        fp = data
+        fp.seek(0, io.SEEK_END)
+        size = fp.tell()
+        fp.seek(0)
+        view = None  # type: ignore[assignment]
+    if size < 132:
+        raise InvalidDicomError(f"{size} bytes is too short for a DICOM Part 10 file")
+    try:
+        ds = pydicom.dcmread(fp, stop_before_pixels=True)
+    except PydicomInvalidDicomError as exc:
+        raise InvalidDicomError(f"not a DICOM Part 10 file: {exc}") from None
+    except (EOFError, OSError, ValueError, KeyError, TypeError, struct.error) as exc:
+        raise InvalidDicomError(f"unreadable DICOM header: {exc}") from None
+    end = fp.tell()
+    meta = getattr(ds, "file_meta", None)
+    ts = str(meta.get("TransferSyntaxUID", "")).strip() if meta is not None else ""
+    if not ts:
+        raise MissingAttributeError("TransferSyntaxUID")
+    if not valid_uid(ts):
+        raise InvalidDicomError(f"TransferSyntaxUID {ts[:80]!r} is not a valid UID")
+    sop_class = _required_uid(ds, "SOPClassUID")
+    sop_uid = _required_uid(ds, "SOPInstanceUID")
+    study_uid = _required_uid(ds, "StudyInstanceUID")
+    series_uid = _required_uid(ds, "SeriesInstanceUID")
+
+    pixel_offset: int | None = None
+    if end < size:
+        if view is None:
+            fp.seek(end)
+            tag = fp.read(4)
+        else:
+            tag = bytes(view[end : end + 4])
+        uid = UID(ts)
+        little = uid.is_little_endian if uid.is_transfer_syntax else True
+        explicit = uid.is_implicit_VR is False if uid.is_transfer_syntax else True
+        tag_le = tag if little else tag[1::-1] + tag[:1:-1]
+        if tag_le in _PIXEL_TAGS or (not little and tag in (b"\x7f\xe0\x00\x10",)):
+            pixel_offset = end
+            if view is not None and not uid.is_deflated:
+                _check_pixel_element(view, end, explicit, little)
+    if max_header_bytes is not None and (pixel_offset or size) > max_header_bytes:
+        raise InvalidDicomError(
+            f"DICOM header is {pixel_offset or size} bytes, over the limit of "
+            f"{max_header_bytes} bytes"
+        )
+    return ParsedInstance(
+        dataset=ds,
+        sop_uid=sop_uid,
+        sop_class_uid=sop_class,
+        study_uid=study_uid,
+        series_uid=series_uid,
+        transfer_syntax=ts,
+        pixel_offset=pixel_offset,
+        size=size,
+    )
+
+
+def text(ds: Dataset, keyword: str, limit: int = 324) -> str:
+    """An attribute's value as a plain string ('' if absent), multi-values joined by ``\\``."""
+    element = ds.get(keyword)
+    if element is None:
+        return ""
+    value: Any = element
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        joined = "\\".join(str(v) for v in value)
+    else:
+        joined = str(value)
+    return joined.strip().rstrip("\x00")[:limit]
+
+
+def integer(ds: Dataset, keyword: str) -> int | None:
+    """An IS/US attribute as int, or None when absent or not a number."""
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
