@@ -28,7 +28,7 @@ from server.db.models import instances, patient_conflicts, patients, series, stu
 from server.services.events import INSTANCE_STORED, EventBus
 from server.storage.local import LocalBlobStore
 from workbench.dicom.json_model import BULKDATA_PLACEHOLDER, dataset_to_json_bytes
-from workbench.dicom.read import ParsedInstance, integer, parse_instance, text
+from workbench.dicom.read import ParsedInstance, integer, parse_instance, text, with_preamble
 from workbench.errors import InvalidDicomError, WorkbenchError
 
 # Failure reasons (PS3.4 Annex B C-STORE status, used by STOW-RS FailedSOPSequence).
@@ -177,6 +177,7 @@ class Ingestor:
                         digest.update(block)
                 sha = digest.hexdigest()
             else:
+                data = with_preamble(bytes(data))
                 parsed = parse_instance(data, max_header_bytes=self.max_header_bytes)
                 sha = hashlib.sha256(data).hexdigest()
         except InvalidDicomError as exc:

@@ -317,7 +317,8 @@ def test_transcoding_to_explicit_little_endian(client: DICOMwebClient) -> None:
     ds = make_ct(n=1, seed=110, rows=16, columns=16)[0]
     ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
     client.store_instances([ds])
-    got = client.retrieve_instance(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+    got = client.retrieve_instance(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID,
+                                   media_types=(("application/dicom", "1.2.840.10008.1.2.1"),))
     assert got.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
     assert np.array_equal(got.pixel_array, ds.pixel_array)
 

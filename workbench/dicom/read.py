@@ -53,6 +53,20 @@ class ParsedInstance:
         return self.pixel_offset is not None
 
 
+def with_preamble(data: bytes) -> bytes:
+    """Part 10 bytes for a file that starts directly with its File Meta Information.
+
+    Some senders omit the 128-byte preamble and the ``DICM`` prefix but keep the meta
+    group (0002,xxxx); those get a zero preamble and ``DICM`` so that every stored file
+    is a conformant Part 10 file. Anything else is returned unchanged.
+    """
+    if len(data) > 132 and data[128:132] == b"DICM":
+        return data
+    if data[:2] == b"\x02\x00" and data[4:6].isalpha():
+        return b"\x00" * 128 + b"DICM" + data
+    return data
+
+
 def valid_uid(value: str) -> bool:
     """Whether ``value`` is a syntactically valid UID (PS3.5 9.1): digits and dots, <= 64."""
     return 0 < len(value) <= 64 and _UID_RE.match(value) is not None
