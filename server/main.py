@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -31,8 +32,15 @@ JSON API: <code>/api</code>; interactive API documentation: <a href="/docs">/doc
 is in <code>&lt;data dir&gt;/admin-token</code>.</p></body></html>"""
 
 
+def quiet_pydicom() -> None:
+    """Keep pydicom's warnings about odd values (which quote the values) out of the logs."""
+    warnings.filterwarnings("ignore", module=r"pydicom\..*")
+    logging.getLogger("pydicom").setLevel(logging.ERROR)
+
+
 def build_services(settings: Settings) -> Services:
     """Open (and migrate) the index, the blob store and the ingest pipeline."""
+    quiet_pydicom()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)

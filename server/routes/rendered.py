@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from server.deps import ServicesDep, UserDep
 from server.services import retrieve
 from workbench.dicomweb.media import choose_rendered_media_type, parse_accept
-from workbench.errors import InvalidDicomError, NotFoundError, QueryError
+from workbench.errors import NotFoundError, QueryError
 from workbench.imaging.render import Viewport, Window, render_frame, thumbnail
 
 router = APIRouter(tags=["WADO-RS rendered"])
@@ -21,14 +21,13 @@ QualityQ = Query(None, ge=1, le=100, description="JPEG quality 1-100")
 def _render(request: Request, services: ServicesDep, ref: retrieve.InstanceRef, number: int,
             window: str | None, viewport: str | None, quality: int | None) -> Response:
     media_type = choose_rendered_media_type(parse_accept(request.headers.get("accept")))
-    ds = retrieve.read_dataset(services.store, ref)
-    body = render_frame(
-        ds, number,
-        window=Window.parse(window) if window else None,
-        viewport=Viewport.parse(viewport) if viewport else None,
-        media_type=media_type,
-        quality=quality or 90,
-    )
+    parsed_window = Window.parse(window) if window else None
+    parsed_viewport = Viewport.parse(viewport) if viewport else None
+    with retrieve.producing(f"a rendering of frame {number}", ref):
+        body = render_frame(
+            retrieve.read_dataset(services.store, ref), number, window=parsed_window,
+            viewport=parsed_viewport, media_type=media_type, quality=quality or 90,
+        )
     return Response(body, media_type=media_type,
                     headers={"Cache-Control": "private, max-age=3600"})
 
@@ -75,11 +74,9 @@ def _thumbnail(request: Request, services: ServicesDep, study: str, series: str 
     if viewport:
         vp = Viewport.parse(viewport)
         size = max(16, min(1024, max(vp.width, vp.height)))
-    try:
+    with retrieve.producing("a thumbnail", ref):
         body = thumbnail(retrieve.read_dataset(services.store, ref), size=size,
                          media_type=media_type)
-    except InvalidDicomError as exc:
-        raise NotFoundError(f"no thumbnail: {exc}") from None
     return Response(body, media_type=media_type,
                     headers={"Cache-Control": "private, max-age=3600"})
 

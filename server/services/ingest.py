@@ -168,6 +168,16 @@ class Ingestor:
             An Outcome only for a failure; nothing is left on disk then.
         """
         try:
+            return self._prepare(data, expected_study)
+        except Exception as exc:  # never a 500 for one odd instance: a failure with a reason
+            if isinstance(data, Path):
+                self.store.discard(data)
+            return Outcome(None, None, failure=PROCESSING_FAILURE,
+                           reason=f"cannot process the instance: {type(exc).__name__}: {exc}")
+
+    def _prepare(self, data: bytes | memoryview | Path, expected_study: str | None
+                 ) -> Prepared | Outcome:
+        try:
             if isinstance(data, Path):
                 with open(data, "rb") as fh:
                     parsed = parse_instance(fh, max_header_bytes=self.max_header_bytes)

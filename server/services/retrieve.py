@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import struct
+from contextlib import contextmanager
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,14 @@ from server.db.models import instances, series, studies
 from server.storage.local import LocalBlobStore
 from workbench.dicom import frames as dicom_frames
 from workbench.dicom.json_model import BULKDATA_PLACEHOLDER
-from workbench.errors import InvalidDicomError, NotFoundError
+from workbench.dicomweb.media import media_type_for_transfer_syntax
+from workbench.errors import (
+    InvalidDicomError,
+    NotAcceptableError,
+    NotFoundError,
+    UnsupportedTransferSyntaxError,
+    WorkbenchError,
+)
 
 NATIVE = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"})
 
@@ -127,16 +135,15 @@ def instance_bytes(store: LocalBlobStore, ref: InstanceRef, transfer_syntax: str
         yield from store.iter_chunks(ref.blob)
         return
     if transfer_syntax != ExplicitVRLittleEndian:
-        from workbench.errors import NotAcceptableError
-
         raise NotAcceptableError(
             f"instance {ref.sop_uid} is stored as {ref.transfer_syntax}; transcoding to "
             f"{transfer_syntax} is not offered (ask for transfer-syntax=* or "
             f"{ExplicitVRLittleEndian})"
         )
-    ds = dicom_frames.to_explicit_little_endian(read_dataset(store, ref))
     out = io.BytesIO()
-    ds.save_as(out, enforce_file_format=True)
+    with producing(f"an {ExplicitVRLittleEndian} copy", ref):
+        ds = dicom_frames.to_explicit_little_endian(read_dataset(store, ref))
+        ds.save_as(out, enforce_file_format=True)
     yield out.getvalue()
 
 
@@ -161,6 +168,27 @@ def _native_layout(store: LocalBlobStore, ref: InstanceRef) -> tuple[int, int] |
     return ref.pixel_offset + start, per_sample * samples
 
 
+@contextmanager
+def producing(what: str, ref: InstanceRef) -> Iterator[None]:
+    """Turn a failure to read or decode a stored instance into a 406 naming it.
+
+    The instance was accepted (its header is sound) but its pixel data may still be
+    unusable (an empty value, a codec no plugin handles); the client gets the reason,
+    never a 500.
+    """
+    try:
+        yield
+    except WorkbenchError as exc:
+        if isinstance(exc, NotFoundError | NotAcceptableError | UnsupportedTransferSyntaxError):
+            raise
+        raise NotAcceptableError(f"cannot produce {what} of instance {ref.sop_uid}: {exc}"
+                                 ) from None
+    except Exception as exc:
+        raise NotAcceptableError(
+            f"cannot produce {what} of instance {ref.sop_uid}: {type(exc).__name__}: {exc}"
+        ) from None
+
+
 def frame_payload(store: LocalBlobStore, ref: InstanceRef, number: int, native: bool
                   ) -> bytes:
     """One frame (1-based): native pixels, or the stored (compressed) bitstream.
@@ -181,9 +209,18 @@ def frame_payload(store: LocalBlobStore, ref: InstanceRef, number: int, native: 
         start, per_frame = layout
         return store.read_range(ref.blob, start + (number - 1) * per_frame, per_frame)
     ds = read_dataset(store, ref)
-    if native:
-        return dicom_frames.native_frame(ds, number)
-    return dicom_frames.encoded_frame(ds, number)
+    if not native:
+        with producing(f"frame {number}", ref):
+            return dicom_frames.encoded_frame(ds, number)
+    try:
+        with producing(f"frame {number}", ref):
+            return dicom_frames.native_frame(ds, number)
+    except NotAcceptableError as exc:
+        raise UnsupportedTransferSyntaxError(
+            f"frame {number} of instance {ref.sop_uid} cannot be decoded from transfer syntax "
+            f"{ref.transfer_syntax} ({exc}); ask for its stored media type "
+            f"({media_type_for_transfer_syntax(ref.transfer_syntax)}) instead"
+        ) from None
 
 
 def bulkdata_element(ds: Dataset, path: str) -> Any:

@@ -180,7 +180,8 @@ def parse_instance(
         tag_le = tag if little else tag[1::-1] + tag[:1:-1]
         if tag_le in _PIXEL_TAGS or (not little and tag in (b"\x7f\xe0\x00\x10",)):
             pixel_offset = end
-            if view is not None and not uid.is_deflated:
+            deflated = uid.is_transfer_syntax and uid.is_deflated
+            if view is not None and not deflated:
                 _check_pixel_element(view, end, explicit, little)
     if max_header_bytes is not None and (pixel_offset or size) > max_header_bytes:
         raise InvalidDicomError(
