@@ -16,8 +16,8 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    Table,
     String,
+    Table,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column

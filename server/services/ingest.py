@@ -29,7 +29,7 @@ from server.services.events import INSTANCE_STORED, EventBus
 from server.storage.local import LocalBlobStore
 from workbench.dicom.json_model import BULKDATA_PLACEHOLDER, dataset_to_json_bytes
 from workbench.dicom.read import ParsedInstance, integer, parse_instance, text, with_preamble
-from workbench.errors import InvalidDicomError, WorkbenchError
+from workbench.errors import InvalidDicomError
 
 # Failure reasons (PS3.4 Annex B C-STORE status, used by STOW-RS FailedSOPSequence).
 OUT_OF_RESOURCES = 0xA700
@@ -68,7 +68,7 @@ class Prepared:
     parsed: ParsedInstance
     sha256: str
     key: str
-    tmp: Path
+    path: Path
     metadata: bytes
     study_row: dict[str, Any]
     series_row: dict[str, Any]
@@ -228,10 +228,12 @@ class Ingestor:
             )
         key = self.store.key_for(parsed.study_uid, parsed.sop_uid, sha)
         try:
+            # Durable under its final, content-addressed name before the index knows it:
+            # a crash before the commit leaves a harmless unreferenced file.
             if isinstance(data, Path):
-                tmp = self.store.adopt_temporary(key, data)
+                path = self.store.adopt_durable(key, data)
             else:
-                tmp = self.store.write_temporary(key, data)
+                path = self.store.write_durable(key, data)
         except OSError as exc:
             return Outcome(
                 parsed.sop_uid,
@@ -243,7 +245,7 @@ class Ingestor:
             parsed=parsed,
             sha256=sha,
             key=key,
-            tmp=tmp,
+            path=path,
             metadata=metadata,
             study_row=_study_values(ds),
             series_row=_series_values(ds),
@@ -265,9 +267,20 @@ class Ingestor:
         )
 
     def discard(self, items: Sequence[Prepared]) -> None:
-        """Remove the temporary files of prepared instances that will not be committed."""
-        for item in items:
-            self.store.discard(item.tmp)
+        """Remove the blobs of prepared instances that will not be committed.
+
+        A blob that an index row references (the same bytes were stored before) stays.
+        """
+        keys = [item.key for item in items]
+        if not keys:
+            return
+        with self.engine.connect() as conn:
+            referenced = set(
+                conn.execute(select(instances.c.blob).where(instances.c.blob.in_(keys))).scalars()
+            )
+        for key in keys:
+            if key not in referenced:
+                self.store.delete(key)
 
     # -- per batch, one writer ---------------------------------------------------------
     def commit(self, items: Sequence[Prepared]) -> list[Outcome]:
@@ -320,75 +333,24 @@ class Ingestor:
     def _write(self, items: list[Prepared]) -> list[Outcome]:
         now = _now()
         outcomes: list[Outcome] = []
-        published: list[Prepared] = []
+        unwanted: list[str] = []  # blobs of this batch that no row will reference
         superseded: list[str] = []
-        stored_keys: list[str] = []
         try:
             with self.engine.begin() as conn:
                 study_pks: dict[str, int] = {}
-                series_pks: dict[str, int] = {}
+                series_pks: dict[str, tuple[int, int]] = {}
                 seen: dict[str, str] = {}
                 for item in items:
-                    p = item.parsed
-                    row = conn.execute(
-                        select(instances.c.pk, instances.c.sha256, instances.c.blob,
-                               instances.c.series_pk, instances.c.study_pk)
-                        .where(instances.c.sop_uid == p.sop_uid)
-                    ).first()
-                    if row is None and p.sop_uid in seen:
-                        row_sha = seen[p.sop_uid]
-                        same = row_sha == item.sha256
-                        self.store.discard(item.tmp)
-                        outcomes.append(self._duplicate_outcome(p, same))
-                        continue
-                    if row is not None and row.sha256 == item.sha256:
-                        self.store.discard(item.tmp)
-                        outcomes.append(self._duplicate_outcome(p, True))
-                        continue
-                    if row is not None and self.duplicates != "overwrite":
-                        self.store.discard(item.tmp)
-                        outcomes.append(self._duplicate_outcome(p, False))
-                        continue
-                    study_pk = study_pks.get(p.study_uid) or self._study_pk(conn, item, now)
-                    study_pks[p.study_uid] = study_pk
-                    series_pk = series_pks.get(p.series_uid) or self._series_pk(
-                        conn, item, study_pk, now
-                    )
-                    series_pks[p.series_uid] = series_pk
-                    self.store.publish(item.tmp, item.key)
-                    published.append(item)
-                    stored_keys.append(item.key)
-                    values = dict(item.instance_row, series_pk=series_pk, study_pk=study_pk)
-                    if row is None:
-                        conn.execute(insert(instances).values(created_at=now, **values))
-                        conn.execute(
-                            update(series).where(series.c.pk == series_pk)
-                            .values(num_instances=series.c.num_instances + 1)
-                        )
-                        conn.execute(
-                            update(studies).where(studies.c.pk == study_pk).values(
-                                num_instances=studies.c.num_instances + 1,
-                                size_bytes=studies.c.size_bytes + p.size,
-                                updated_at=now,
-                            )
-                        )
-                    else:
-                        conn.execute(
-                            update(instances).where(instances.c.pk == row.pk).values(**values)
-                        )
-                        self._recount(conn, {row.series_pk, series_pk}, {row.study_pk, study_pk})
-                        superseded.append(row.blob)
-                    seen[p.sop_uid] = item.sha256
-                    outcomes.append(Outcome(p.sop_uid, p.sop_class_uid, p.study_uid, p.series_uid))
-                self.store.sync_folders(stored_keys)
+                    outcome = self._write_one(conn, item, now, study_pks, series_pks, seen,
+                                              superseded)
+                    if not outcome.ok:  # its content-addressed blob is nobody's
+                        unwanted.append(item.key)
+                    outcomes.append(outcome)
         except BaseException:
-            for item in published:
-                self.store.delete(item.key)
-            self.discard([i for i in items if i not in published])
+            self.discard(items)
             raise
-        for key in superseded:
-            if key not in stored_keys:
-                self.store.delete(key)
+        for key in unwanted + superseded:
+            self.store.delete(key)
         for outcome in outcomes:
             if outcome.ok and not outcome.warning:
                 self.events.emit(
@@ -397,6 +359,56 @@ class Ingestor:
                      "instance": outcome.sop_uid},
                 )
         return outcomes
+
+    def _write_one(self, conn: Any, item: Prepared, now: datetime, study_pks: dict[str, int],
+                   series_pks: dict[str, tuple[int, int]], seen: dict[str, str],
+                   superseded: list[str]) -> Outcome:
+        """Index one prepared instance inside the batch transaction."""
+        p = item.parsed
+        if p.sop_uid in seen:
+            return self._duplicate_outcome(p, seen[p.sop_uid] == item.sha256)
+        row = conn.execute(
+            select(instances.c.pk, instances.c.sha256, instances.c.blob,
+                   instances.c.series_pk, instances.c.study_pk)
+            .where(instances.c.sop_uid == p.sop_uid)
+        ).first()
+        if row is not None and row.sha256 == item.sha256:
+            return self._duplicate_outcome(p, True)
+        if row is not None and self.duplicates != "overwrite":
+            return self._duplicate_outcome(p, False)
+        study_pk = study_pks.get(p.study_uid) or self._study_pk(conn, item, now)
+        study_pks[p.study_uid] = study_pk
+        if p.series_uid not in series_pks:
+            series_pks[p.series_uid] = self._series_pk(conn, item, study_pk, now)
+        series_pk, owner = series_pks[p.series_uid]
+        if owner != study_pk:
+            return Outcome(
+                p.sop_uid, p.sop_class_uid, p.study_uid, p.series_uid,
+                failure=DOES_NOT_MATCH_SOP_CLASS,
+                reason=(f"SeriesInstanceUID {p.series_uid} already belongs to another study "
+                        f"than {p.study_uid}"),
+            )
+        values = dict(item.instance_row, blob=item.key, series_pk=series_pk, study_pk=study_pk)
+        if row is None:
+            conn.execute(insert(instances).values(created_at=now, **values))
+            conn.execute(
+                update(series).where(series.c.pk == series_pk)
+                .values(num_instances=series.c.num_instances + 1)
+            )
+            conn.execute(
+                update(studies).where(studies.c.pk == study_pk).values(
+                    num_instances=studies.c.num_instances + 1,
+                    size_bytes=studies.c.size_bytes + p.size,
+                    updated_at=now,
+                )
+            )
+        else:
+            conn.execute(update(instances).where(instances.c.pk == row.pk).values(**values))
+            self._recount(conn, {row.series_pk, series_pk}, {row.study_pk, study_pk})
+            if row.blob != item.key:
+                superseded.append(row.blob)
+        seen[p.sop_uid] = item.key
+        return Outcome(p.sop_uid, p.sop_class_uid, p.study_uid, p.series_uid)
 
     def _duplicate_outcome(self, p: ParsedInstance, same: bool) -> Outcome:
         if same:
@@ -458,17 +470,15 @@ class Ingestor:
                 )
         return int(row.pk)
 
-    def _series_pk(self, conn: Any, item: Prepared, study_pk: int, now: datetime) -> int:
+    def _series_pk(self, conn: Any, item: Prepared, study_pk: int, now: datetime
+                   ) -> tuple[int, int]:
+        """(series pk, pk of the study it belongs to), inserting a new series."""
         p = item.parsed
         row = conn.execute(
             select(series.c.pk, series.c.study_pk).where(series.c.series_uid == p.series_uid)
         ).first()
         if row is not None:
-            if row.study_pk != study_pk:
-                raise WorkbenchError(
-                    f"SeriesInstanceUID {p.series_uid} already belongs to another study"
-                )
-            return int(row.pk)
+            return int(row.pk), int(row.study_pk)
         pk = conn.execute(
             insert(series).values(
                 series_uid=p.series_uid, study_pk=study_pk, created_at=now, **item.series_row
@@ -478,7 +488,7 @@ class Ingestor:
             update(studies).where(studies.c.pk == study_pk)
             .values(num_series=studies.c.num_series + 1)
         )
-        return int(pk)
+        return int(pk), study_pk
 
     @staticmethod
     def _recount(conn: Any, series_pks: set[int], study_pks: set[int]) -> None:

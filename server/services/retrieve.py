@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import io
 import struct
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 

@@ -84,6 +84,23 @@ class LocalBlobStore:
         os.replace(source, tmp)
         return tmp
 
+    def write_durable(self, key: str, data: bytes | memoryview) -> Path:
+        """Write a blob under its final name: temporary file, fsync, rename, fsync folder."""
+        return self._publish_durably(self.write_temporary(key, data), key)
+
+    def adopt_durable(self, key: str, source: Path) -> Path:
+        """Move a spooled file under its final name, durably."""
+        return self._publish_durably(self.adopt_temporary(key, source), key)
+
+    def _publish_durably(self, tmp: Path, key: str) -> Path:
+        final = self.publish(tmp, key)
+        fd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return final
+
     def publish(self, tmp: Path, key: str) -> Path:
         """Rename a written temporary file into place (atomic); the folder is synced later."""
         final = self.path(key)
