@@ -38,12 +38,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from workbench.ingest import ingest_paths
+    from workbench.ingest import IngestError, IngestInterrupted, ingest_paths
 
-    summary = ingest_paths(
-        [Path(p) for p in args.paths], url=args.url, token=_token(args),
-        state_file=Path(args.state) if args.state else None, progress=not args.quiet,
-    )
+    try:
+        summary = ingest_paths(
+            [Path(p) for p in args.paths], url=args.url, token=_token(args),
+            state_file=Path(args.state) if args.state else None, progress=not args.quiet,
+        )
+    except IngestError as exc:
+        print(f"workbench ingest: error: {exc}", file=sys.stderr)
+        return 2
+    except IngestInterrupted as exc:
+        print(exc.summary.report())
+        return 130
     print(summary.report())
     return 0 if not summary.rejected else 1
 

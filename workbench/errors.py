@@ -12,7 +12,22 @@ class WorkbenchError(Exception):
 
 
 class InvalidDicomError(WorkbenchError):
-    """A file or dataset is not usable DICOM; the message says what is wrong."""
+    """A file or dataset is not usable DICOM; the message says what is wrong.
+
+    Parameters
+    ----------
+    message
+        What is wrong, in words.
+    sop_uid, sop_class_uid
+        The instance's identity when the header was readable, so that a STOW-RS or
+        C-STORE failure can name the instance.
+    """
+
+    def __init__(self, message: str, *, sop_uid: str | None = None,
+                 sop_class_uid: str | None = None) -> None:
+        super().__init__(message)
+        self.sop_uid = sop_uid
+        self.sop_class_uid = sop_class_uid
 
 
 class MissingAttributeError(InvalidDicomError):

@@ -130,7 +130,8 @@ def _filters(query: QidoQuery) -> list[ColumnElement[bool]]:
         if match.keyword == "ModalitiesInStudy":
             if match.kind == "universal":
                 continue
-            wanted = match.values or (match.value,)
+            wanted = match.values or tuple(
+                v for v in match.value.replace(",", "\\").split("\\") if v)
             clauses.append(
                 exists().where(series.c.study_pk == studies.c.pk, series.c.modality.in_(wanted))
             )

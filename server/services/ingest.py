@@ -193,7 +193,8 @@ class Ingestor:
         except InvalidDicomError as exc:
             if isinstance(data, Path):
                 self.store.discard(data)
-            return Outcome(None, None, failure=CANNOT_UNDERSTAND, reason=str(exc))
+            return Outcome(exc.sop_uid, exc.sop_class_uid, failure=CANNOT_UNDERSTAND,
+                           reason=str(exc))
         if expected_study is not None and parsed.study_uid != expected_study:
             if isinstance(data, Path):
                 self.store.discard(data)
@@ -366,7 +367,7 @@ class Ingestor:
         """Index one prepared instance inside the batch transaction."""
         p = item.parsed
         if p.sop_uid in seen:
-            return self._duplicate_outcome(p, seen[p.sop_uid] == item.sha256)
+            return self._duplicate_outcome(p, seen[p.sop_uid] == item.key)
         row = conn.execute(
             select(instances.c.pk, instances.c.sha256, instances.c.blob,
                    instances.c.series_pk, instances.c.study_pk)

@@ -343,3 +343,25 @@ def test_delete_study(archive: RunningArchive, client: DICOMwebClient) -> None:
         assert http.get("/dicom-web/studies", params={"StudyInstanceUID": study}).json() == []
         assert http.delete(f"/dicom-web/studies/{study}").status_code == 404
     assert list(_study_files(archive, study)) == []
+
+
+def test_same_instance_twice_in_one_request(archive: RunningArchive) -> None:
+    a, b = make_ct(n=2, seed=112, rows=16, columns=16)
+    r = _stow(archive, [to_bytes(a), to_bytes(b), to_bytes(a)])
+    assert r.status_code == 200, r.text
+    assert len(r.json()["00081199"]["Value"]) == 3
+
+
+def test_truncated_failure_names_the_instance(archive: RunningArchive) -> None:
+    ds = make_ct(n=1, seed=113, rows=32, columns=32)[0]
+    r = _stow(archive, [to_bytes(ds)[:-50]])
+    item = r.json()["00081198"]["Value"][0]
+    assert item["00081155"]["Value"] == [ds.SOPInstanceUID]
+    assert item["00081150"]["Value"] == [ds.SOPClassUID]
+
+
+def test_modalities_in_study_list(client: DICOMwebClient, ct: list[Dataset]) -> None:
+    for value in ("MR\\CT", "MR,CT"):
+        found = client.search_for_studies(
+            search_filters={"ModalitiesInStudy": value, "PatientID": "QIDO-101"})
+        assert len(found) == 1, value

@@ -182,11 +182,15 @@ def parse_instance(
             pixel_offset = end
             deflated = uid.is_transfer_syntax and uid.is_deflated
             if view is not None and not deflated:
-                _check_pixel_element(view, end, explicit, little)
+                try:
+                    _check_pixel_element(view, end, explicit, little)
+                except InvalidDicomError as exc:
+                    raise InvalidDicomError(str(exc), sop_uid=sop_uid,
+                                            sop_class_uid=sop_class) from None
     if max_header_bytes is not None and (pixel_offset or size) > max_header_bytes:
         raise InvalidDicomError(
             f"DICOM header is {pixel_offset or size} bytes, over the limit of "
-            f"{max_header_bytes} bytes"
+            f"{max_header_bytes} bytes", sop_uid=sop_uid, sop_class_uid=sop_class
         )
     return ParsedInstance(
         dataset=ds,
