@@ -258,6 +258,8 @@ def _date_time_match(keyword: str, tag: int, vr: str, value: str) -> Match:
 
 def _uid_values(keyword: str, value: str) -> list[str]:
     uids = [v.strip() for v in re.split(r"[\\,]", value) if v.strip()]
+    if not uids:
+        raise QueryError(f"{keyword}: {value!r} holds separators but no UID")
     for uid in uids:
         if len(uid) > 64 or not _UID.fullmatch(uid):
             raise QueryError(f"{keyword}: {uid!r} is not a UID")
