@@ -406,4 +406,6 @@ def _merge(first: Match, second: Match) -> Match:
         raise QueryError(f"{first.keyword}: an empty value cannot be combined with others")
     values = tuple(dict.fromkeys((*first.values, first.value, *second.values, second.value)))
     values = tuple(v for v in values if v)
+    if len(values) == 1:
+        return Match(first.keyword, first.tag, "single", value=values[0])
     return Match(first.keyword, first.tag, "list", values=values)
