@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -53,7 +52,8 @@ def build_services(settings: Settings) -> Services:
         log.warning("administrator token written to %s", token_file)
     events = EventBus()
     ingestor = Ingestor(engine, store, events, duplicates=settings.duplicates,
-                        max_header_bytes=settings.max_header_bytes)
+                        max_header_bytes=settings.max_header_bytes,
+                        threads=settings.ingest_threads)
     return Services(settings=settings, engine=engine, store=store, events=events,
                     ingestor=ingestor, tokens=TokenCache(engine))
 
@@ -72,12 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings)
         app.state.services = services
-        app.state.executor = ThreadPoolExecutor(settings.ingest_threads,
-                                                thread_name_prefix="ingest")
         try:
             yield
         finally:
-            app.state.executor.shutdown(wait=True)
             services.ingestor.close()
             services.events.close()
             services.engine.dispose()

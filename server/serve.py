@@ -33,14 +33,12 @@ def load_demo(settings: Settings) -> int:
             count = conn.execute(select(func.count()).select_from(instances)).scalar() or 0
         if count:
             return 0
-        prepared = []
-        for ds in demo_datasets(seed=0):
-            result = services.ingestor.prepare(_to_bytes(ds))
-            if hasattr(result, "failure"):
-                raise RuntimeError(f"demo instance rejected: {result.reason}")  # type: ignore[union-attr]
-            prepared.append(result)
-        outcomes = services.ingestor.commit(prepared)  # type: ignore[arg-type]
-        return sum(1 for o in outcomes if o.ok)
+        pending = [services.ingestor.start(_to_bytes(ds)) for ds in demo_datasets(seed=0)]
+        outcomes = services.ingestor.finish(pending)
+        failed = [o.reason for o in outcomes if not o.ok]
+        if failed:
+            raise RuntimeError(f"demo instances rejected: {failed}")
+        return len(outcomes)
     finally:
         services.ingestor.close()
         services.engine.dispose()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -18,7 +17,8 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from server.deps import ServicesDep, UserDep, dicomweb_base
-from server.services.ingest import CANNOT_UNDERSTAND, Outcome, Prepared
+from server.services.ingest import Pending
+from server.services.outcome import CANNOT_UNDERSTAND, Outcome
 from workbench.dicomweb.media import parse_content_type
 from workbench.dicomweb.multipart import (
     MultipartParser,
@@ -139,12 +139,10 @@ async def _store(request: Request, services: Any, study: str | None) -> JSONResp
                            f"{settings.max_request_bytes} bytes")
     parser = MultipartParser(boundary, max_part_bytes=settings.max_instance_bytes)
     ingestor = services.ingestor
-    executor = request.app.state.executor
-    pending: list[Future[Prepared | Outcome]] = []
+    started: list[Pending | Outcome] = []
     sink: _PartSink | None = None
     bad_part: str | None = None
     received = 0
-    loop = asyncio.get_running_loop()
     try:
         async for chunk in request.stream():
             received += len(chunk)
@@ -161,35 +159,30 @@ async def _store(request: Request, services: Any, study: str | None) -> JSONResp
                         sink.write(event.data)
                 elif isinstance(event, PartEnd) and sink is not None:
                     if bad_part is not None:
-                        done: Future[Prepared | Outcome] = Future()
-                        done.set_result(Outcome(
+                        started.append(Outcome(
                             None, None, failure=CANNOT_UNDERSTAND,
                             reason=f"part has Content-Type {bad_part!r}; only "
                                    "application/dicom is stored"))
-                        pending.append(done)
                     else:
-                        pending.append(executor.submit(
-                            ingestor.prepare, sink.result(), expected_study=study))
+                        # writing and parsing start now, while later parts still arrive
+                        started.append(ingestor.start(sink.result(), expected_study=study))
                     sink = None
         parser.close()
     except (ClientDisconnect, WorkbenchError, ValueError) as exc:
         if sink is not None:
             sink.abandon()
-        for fut in pending:
-            result = await asyncio.wrap_future(fut)
-            if isinstance(result, Prepared):
-                ingestor.discard([result])
+        pending = [p for p in started if isinstance(p, Pending)]
+        await asyncio.get_running_loop().run_in_executor(None, ingestor.abandon, pending)
         if isinstance(exc, ClientDisconnect):
             return _error(400, "the client disconnected before the request body was complete")
         status = 413 if isinstance(exc, PayloadTooLargeError) else 400
         return _error(status, f"malformed multipart body: {exc}" if status == 400 else str(exc))
-    results = [await asyncio.wrap_future(f) for f in pending]
-    if not results:
+    if not started:
         return _error(400, "the multipart body holds no parts")
-    prepared = [r for r in results if isinstance(r, Prepared)]
-    committed = iter(await loop.run_in_executor(executor, ingestor.commit, prepared)
-                     if prepared else [])
-    outcomes = [next(committed) if isinstance(r, Prepared) else r for r in results]
+    pending = [p for p in started if isinstance(p, Pending)]
+    finished = iter(await asyncio.get_running_loop().run_in_executor(
+        None, ingestor.finish, pending))
+    outcomes = [next(finished) if isinstance(p, Pending) else p for p in started]
     return _response(outcomes, dicomweb_base(request))
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import Engine, delete, select
 
 from server.db.models import instances, series, studies
 from server.services.events import STUDY_DELETED, EventBus
+from server.services.indexer import recount
 from server.storage.local import LocalBlobStore
 from workbench.errors import NotFoundError
 
@@ -45,18 +46,14 @@ def delete_objects(engine: Engine, store: LocalBlobStore, events: EventBus, stud
                                 .limit(1)).first()
             if left is None:
                 conn.execute(delete(series).where(series.c.pk == spk))
-        from server.services.ingest import Ingestor
-
         remaining = conn.execute(select(instances.c.pk).where(instances.c.study_pk == study_pk)
                                  .limit(1)).first()
         if remaining is None:
             conn.execute(delete(studies).where(studies.c.pk == study_pk))
         else:
-            Ingestor._recount(conn, set(), {study_pk})
-            conn.execute(delete(series).where(series.c.num_instances == 0))
+            recount(conn, set(), {study_pk})
     for r in rows:
         store.delete(r.blob)
     if remaining is None:
-        store.delete_study_folder(study)
         events.emit(STUDY_DELETED, {"study": study})
     return len(rows)

@@ -1,29 +1,39 @@
 """Blob store on a local folder, written so that a killed process loses nothing acknowledged.
 
-Layout: ``<root>/<xx>/<StudyInstanceUID>/<SOPInstanceUID>-<sha256[:16]>.dcm`` where
-``xx`` spreads studies over 256 folders. The content hash in the name makes every
-version of an instance its own file: replacing an instance writes a new file, commits
-the index, and only then removes the old one.
+Layout: ``<root>/<YYYY>/<MM>/<DD>/<HH>/<uuid>.dcm`` (UTC hour of arrival). Every stored
+version of an instance gets a new, unique name, so a blob is never overwritten in place:
+replacing an instance writes a new file, commits the index, and only then removes the old
+one. A name is chosen before the header is parsed, which lets the write and its fsync run
+while another thread parses the header (see ``server/services/ingest.py``).
 
-Writing follows DESIGN.md: temporary file in the target folder, ``fsync``, rename into
-place, ``fsync`` of the folder. Leftover ``*.tmp`` files of a killed process are swept
-by :meth:`LocalBlobStore.sweep_temporary`.
+Durability: the file is written, ``fdatasync``-ed, and its folder fsynced (concurrently);
+only then may the index reference it. Files that a killed process wrote but never indexed
+are unreferenced and harmless; ``.spool`` leftovers are swept at start.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import threading
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 CHUNK = 1024 * 1024
 
 
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class LocalBlobStore:
-    """Blobs in a local folder, addressed by paths relative to ``root``.
+    """Blobs in a local folder, addressed by keys (paths relative to ``root``).
 
     Parameters
     ----------
@@ -34,108 +44,82 @@ class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
-        self._made: set[str] = set()
+        self._made: set[Path] = set()
         self._lock = threading.Lock()
+        self._folder_sync = ThreadPoolExecutor(4, thread_name_prefix="blob-dirsync")
 
     @staticmethod
-    def key_for(study_uid: str, sop_uid: str, sha256: str) -> str:
-        """Relative blob path of an instance version."""
-        spread = hashlib.blake2s(study_uid.encode(), digest_size=1).hexdigest()
-        return f"{spread}/{study_uid}/{sop_uid}-{sha256[:16]}.dcm"
+    def new_key(now: datetime | None = None) -> str:
+        """A fresh, unique blob key in the folder of the current UTC hour."""
+        moment = now or datetime.now(UTC)
+        return f"{moment:%Y/%m/%d/%H}/{uuid.uuid4().hex}.dcm"
 
     def path(self, key: str) -> Path:
         """Absolute path of a blob key."""
         return self.root / key
 
     def _ensure_dir(self, folder: Path) -> None:
-        name = str(folder)
-        if name in self._made:
+        """Create ``folder`` (and parents) durably: each new folder's parent is fsynced."""
+        if folder in self._made:
             return
-        folder.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            self._made.add(name)
+            missing = []
+            probe = folder
+            while not probe.exists():
+                missing.append(probe)
+                probe = probe.parent
+            for new in reversed(missing):
+                new.mkdir(exist_ok=True)
+                _fsync_folder(new.parent)
+            self._made.add(folder)
 
-    def write_temporary(self, key: str, data: bytes | memoryview) -> Path:
-        """Write ``data`` next to its final place and fsync it; return the temporary path."""
+    def write_new(self, key: str, data: bytes | memoryview) -> Path:
+        """Create the blob ``key`` holding ``data``, durably (data, size and name).
+
+        The file's ``fdatasync`` and its folder's ``fsync`` run concurrently; both finish
+        before this returns.
+        """
         final = self.path(key)
         self._ensure_dir(final.parent)
-        tmp = final.with_name(f".{final.name}.{threading.get_ident()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         try:
             view = memoryview(data)
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
-            os.fsync(fd)
-        finally:
+            folder = self._folder_sync.submit(_fsync_folder, final.parent)
+            os.fdatasync(fd)
+            folder.result()
+        except BaseException:
             os.close(fd)
-        return tmp
+            self.discard(final)
+            raise
+        os.close(fd)
+        return final
 
-    def adopt_temporary(self, key: str, source: Path) -> Path:
-        """Move a spooled file (same file system) next to its final place, fsynced."""
+    def adopt_new(self, key: str, source: Path) -> Path:
+        """Move a spooled file (same file system) to the blob ``key``, durably."""
         final = self.path(key)
         self._ensure_dir(final.parent)
-        tmp = final.with_name(f".{final.name}.{threading.get_ident()}.tmp")
         fd = os.open(source, os.O_RDONLY)
         try:
-            os.fsync(fd)
+            os.fdatasync(fd)
         finally:
             os.close(fd)
-        os.replace(source, tmp)
-        return tmp
-
-    def write_durable(self, key: str, data: bytes | memoryview) -> Path:
-        """Write a blob under its final name: temporary file, fsync, rename, fsync folder."""
-        return self._publish_durably(self.write_temporary(key, data), key)
-
-    def adopt_durable(self, key: str, source: Path) -> Path:
-        """Move a spooled file under its final name, durably."""
-        return self._publish_durably(self.adopt_temporary(key, source), key)
-
-    def _publish_durably(self, tmp: Path, key: str) -> Path:
-        final = self.publish(tmp, key)
-        fd = os.open(final.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        os.replace(source, final)
+        _fsync_folder(final.parent)
         return final
-
-    def publish(self, tmp: Path, key: str) -> Path:
-        """Rename a written temporary file into place (atomic); the folder is synced later."""
-        final = self.path(key)
-        os.replace(tmp, final)
-        return final
-
-    def sync_folders(self, keys: list[str]) -> None:
-        """fsync the folders holding ``keys`` so that their renames are durable."""
-        for folder in {str(self.path(k).parent) for k in keys}:
-            fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
 
     def discard(self, path: Path) -> None:
-        """Remove a temporary or superseded file, ignoring one already gone."""
+        """Remove a file, ignoring one already gone."""
         try:
             path.unlink()
         except FileNotFoundError:
             pass
 
     def delete(self, key: str) -> None:
-        """Delete a blob and, when empty, its study folder."""
-        final = self.path(key)
-        self.discard(final)
-        try:
-            final.parent.rmdir()
-        except OSError:
-            pass
-
-    def delete_study_folder(self, study_uid: str) -> None:
-        """Remove a study's whole folder (after its rows are gone)."""
-        spread = hashlib.blake2s(study_uid.encode(), digest_size=1).hexdigest()
-        shutil.rmtree(self.root / spread / study_uid, ignore_errors=True)
+        """Delete a blob (no fsync: a delete undone by a crash leaves only an orphan)."""
+        self.discard(self.path(key))
 
     def read(self, key: str) -> bytes:
         """The whole blob."""
@@ -154,11 +138,8 @@ class LocalBlobStore:
                 yield block
 
     def sweep_temporary(self) -> int:
-        """Delete ``*.tmp`` files a killed process left behind; return how many."""
+        """Delete spool files a killed process left behind; return how many."""
         count = 0
-        for tmp in self.root.rglob(".*.tmp"):
-            self.discard(tmp)
-            count += 1
         spool = self.root / ".spool"
         if spool.exists():
             for tmp in spool.iterdir():
@@ -172,3 +153,7 @@ class LocalBlobStore:
         folder = self.root / ".spool"
         folder.mkdir(exist_ok=True)
         return folder
+
+    def close(self) -> None:
+        """Stop the folder-sync threads."""
+        self._folder_sync.shutdown(wait=True)

@@ -167,6 +167,17 @@ def dataset_to_json_bytes(
         bulkdata_threshold=bulkdata_threshold,
         pixel_data=pixel_data,
     )
+    return json_bytes(obj)
+
+
+def json_bytes(obj: Any) -> bytes:
+    """Compact UTF-8 JSON of a DICOM JSON object or array (non-finite numbers as strings).
+
+    Examples
+    --------
+    >>> json_bytes({"00200013": {"vr": "IS", "Value": [1]}})
+    b'{"00200013":{"vr":"IS","Value":[1]}}'
+    """
     try:
         text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except ValueError:
