@@ -190,9 +190,9 @@ def start_workbench(folder: Path, repo: Path, python: str | None = None) -> Iter
     env = dict(os.environ)
     env.update(WORKBENCH_DATA_DIR=str(folder / "data"), WORKBENCH_ADMIN_TOKEN=token,
                PYTHONPATH=os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")])))
-    argv = [python or sys.executable, "-m", "uvicorn", "--factory",
-            "server.main:app_from_environment", "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "warning", *uvicorn_fast_options()]
+    # the product's own command: `workbench serve` (one process per core by default)
+    argv = [python or sys.executable, "-m", "workbench.cli", "serve", "--host", "127.0.0.1",
+            "--port", str(port)]
     log = folder / "server.log"
     headers = {"Authorization": f"Bearer {token}"}
     ping = f"http://127.0.0.1:{port}/healthz"
@@ -207,11 +207,18 @@ def start_workbench(folder: Path, repo: Path, python: str | None = None) -> Iter
             headers=headers,
             version=f"workbench {workbench.__version__}",
             settings={
-                "server": "uvicorn, 1 process " + " ".join(uvicorn_fast_options()),
+                "server": f"workbench serve (uvicorn, {_workers()} processes, httptools, uvloop)",
                 "index": "SQLite (WAL, synchronous=FULL)",
                 "durability": "fsync of every blob and its folder before the STOW answer",
             },
         )
+
+
+def _workers() -> int:
+    from server.config import Settings
+    from server.serve import worker_count
+
+    return worker_count(Settings())
 
 
 def orthanc_config(folder: Path, plugin: Path, http_port: int, dicom_port: int, *,

@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     ingest_threads: int = Field(
         default=4, description="Worker threads parsing, hashing and writing received instances."
     )
+    workers: int = Field(
+        default=0,
+        description="Server processes `workbench serve` starts; 0 means one per CPU core "
+        "(at most 4). They share the index (SQLite WAL serialises their commits) and blobs.",
+    )
+    prepared: bool = Field(
+        default=False,
+        description="Set by `workbench serve` for its worker processes: the data directory "
+        "is migrated and swept already, so a worker must not sweep another's spool files.",
+    )
     qido_max_limit: int = Field(
         default=10000, description="Largest number of results one QIDO-RS response returns."
     )

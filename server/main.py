@@ -42,14 +42,16 @@ def build_services(settings: Settings) -> Services:
     quiet_pydicom()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
+    if not settings.prepared:
+        upgrade(engine)
     store = LocalBlobStore(settings.blob_dir)
-    swept = store.sweep_temporary()
-    if swept:
-        log.info("removed %d temporary files left by an interrupted ingest", swept)
-    token_file = ensure_admin(engine, settings.data_dir, settings.admin_token)
-    if token_file is not None:
-        log.warning("administrator token written to %s", token_file)
+    if not settings.prepared:
+        swept = store.sweep_temporary()
+        if swept:
+            log.info("removed %d temporary files left by an interrupted ingest", swept)
+        token_file = ensure_admin(engine, settings.data_dir, settings.admin_token)
+        if token_file is not None:
+            log.warning("administrator token written to %s", token_file)
     events = EventBus()
     ingestor = Ingestor(engine, store, events, duplicates=settings.duplicates,
                         max_header_bytes=settings.max_header_bytes,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from pathlib import Path
 
 import uvicorn
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 
 from server.config import Settings
 from server.db.models import instances
-from server.main import build_services, create_app
+from server.main import build_services
 
 log = logging.getLogger("workbench.server")
 
@@ -23,12 +24,18 @@ def _to_bytes(ds: Dataset) -> bytes:
     return out.getvalue()
 
 
-def load_demo(settings: Settings) -> int:
-    """Store the seeded demo data set when the archive is empty; return instances stored."""
+def prepare(settings: Settings, demo: bool) -> int:
+    """Migrate the index, sweep leftovers, create the administrator, load the demo data.
+
+    Runs once in the parent process before the workers start. Returns the number of demo
+    instances stored (0 when the archive was not empty or ``demo`` is false).
+    """
     from workbench.demo import demo_datasets
 
     services = build_services(settings)
     try:
+        if not demo:
+            return 0
         with services.engine.connect() as conn:
             count = conn.execute(select(func.count()).select_from(instances)).scalar() or 0
         if count:
@@ -44,26 +51,39 @@ def load_demo(settings: Settings) -> int:
         services.engine.dispose()
 
 
+def worker_count(settings: Settings) -> int:
+    """Processes to start: the setting, or one per CPU core (at most 4)."""
+    if settings.workers > 0:
+        return settings.workers
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def run(host: str | None, port: int | None, data_dir: Path | None, demo: bool,
-        workers: int = 1) -> None:
-    """Start the archive (blocking) on ``host:port`` with data in ``data_dir``."""
-    overrides: dict[str, object] = {}
+        workers: int | None = None) -> None:
+    """Start the archive (blocking) on ``host:port`` with data in ``data_dir``.
+
+    Flags override ``WORKBENCH_*`` variables; the worker processes read the same variables,
+    so the flags are exported to them.
+    """
     if host:
-        overrides["host"] = host
+        os.environ["WORKBENCH_HOST"] = host
     if port:
-        overrides["port"] = port
+        os.environ["WORKBENCH_PORT"] = str(port)
     if data_dir:
-        overrides["data_dir"] = data_dir
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+        os.environ["WORKBENCH_DATA_DIR"] = str(data_dir.resolve())
+    if workers:
+        os.environ["WORKBENCH_WORKERS"] = str(workers)
+    settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if demo:
-        stored = load_demo(settings)
-        if stored:
-            log.info("demo data loaded: %d instances", stored)
+    stored = prepare(settings, demo)
+    if stored:
+        log.info("demo data loaded: %d instances", stored)
+    processes = worker_count(settings)
     token_file = settings.data_dir / "admin-token"
-    log.info("workbench on http://%s:%d  (data in %s%s)", settings.host, settings.port,
-             settings.data_dir.resolve(),
+    log.info("workbench on http://%s:%d with %d process(es) (data in %s%s)", settings.host,
+             settings.port, processes, settings.data_dir.resolve(),
              f"; administrator token in {token_file}" if token_file.exists() else "")
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+    os.environ["WORKBENCH_PREPARED"] = "true"
+    uvicorn.run("server.main:app_from_environment", factory=True, host=settings.host,
+                port=settings.port, workers=processes, log_level="warning",
                 access_log=False, http="httptools", loop="uvloop")

@@ -33,7 +33,7 @@ def _token(args: argparse.Namespace) -> str | None:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     serve = importlib.import_module("server.serve")
-    serve.run(args.host, args.port, args.data_dir, args.demo)
+    serve.run(args.host, args.port, args.data_dir, args.demo, args.workers)
     return 0
 
 
@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (WORKBENCH_PORT, default 8042)")
     serve.add_argument("--data-dir", type=Path,
                        help="index and blobs folder (WORKBENCH_DATA_DIR, default ./data)")
+    serve.add_argument("--workers", type=int,
+                       help="server processes (WORKBENCH_WORKERS; default one per core, max 4)")
     serve.add_argument("--demo", action="store_true",
                        help="load the seeded demo studies when the archive is empty")
     serve.set_defaults(func=_cmd_serve)
