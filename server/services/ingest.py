@@ -176,10 +176,20 @@ class Ingestor:
         outcomes: list[Outcome | None] = []
         to_index: list[tuple[str, Inspected]] = []
         loose: list[str] = []
+        written = []
+        for item in pending:
+            try:
+                item.blob.result()
+                written.append(item.key)
+            except OSError:
+                pass
+        # durable as one batch, on an I/O thread, while inspections finish
+        synced = self._io.submit(self.store.sync, written)
         for item in pending:
             inspected = item.inspection.result()
             try:
                 item.blob.result()
+                synced.result()
             except OSError as exc:
                 loose.append(item.key)
                 sop = inspected.parsed if isinstance(inspected, Inspected) else None

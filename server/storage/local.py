@@ -6,8 +6,9 @@ replacing an instance writes a new file, commits the index, and only then remove
 one. A name is chosen before the header is parsed, which lets the write and its fsync run
 while another thread parses the header (see ``server/services/ingest.py``).
 
-Durability: the file is written, ``fdatasync``-ed, and its folder fsynced (concurrently);
-only then may the index reference it. Files that a killed process wrote but never indexed
+Durability: files are written as they arrive, then a batch is made durable together
+(``fdatasync`` of each file, ``fsync`` of each folder); only then may the index reference
+them. Files that a killed process wrote but never indexed
 are unreferenced and harmless; ``.spool`` leftovers are swept at start.
 """
 
@@ -17,7 +18,6 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,7 +46,6 @@ class LocalBlobStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self._made: set[Path] = set()
         self._lock = threading.Lock()
-        self._folder_sync = ThreadPoolExecutor(4, thread_name_prefix="blob-dirsync")
 
     @staticmethod
     def new_key(now: datetime | None = None) -> str:
@@ -74,11 +73,7 @@ class LocalBlobStore:
             self._made.add(folder)
 
     def write_new(self, key: str, data: bytes | memoryview) -> Path:
-        """Create the blob ``key`` holding ``data``, durably (data, size and name).
-
-        The file's ``fdatasync`` and its folder's ``fsync`` run concurrently; both finish
-        before this returns.
-        """
+        """Create the blob ``key`` holding ``data``; not yet durable (see :meth:`sync`)."""
         final = self.path(key)
         self._ensure_dir(final.parent)
         fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
@@ -87,15 +82,31 @@ class LocalBlobStore:
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
-            folder = self._folder_sync.submit(_fsync_folder, final.parent)
-            os.fdatasync(fd)
-            folder.result()
         except BaseException:
             os.close(fd)
             self.discard(final)
             raise
         os.close(fd)
         return final
+
+    def sync(self, keys: list[str]) -> None:
+        """Make written blobs durable: ``fdatasync`` each file, then ``fsync`` each folder.
+
+        Done for a whole batch at once: the first sync commits the file system journal for
+        every file written meanwhile, so the others return almost at once (one journal
+        commit per batch instead of two per file).
+        """
+        folders: dict[Path, None] = {}
+        for key in keys:
+            path = self.path(key)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+            folders[path.parent] = None
+        for folder in folders:
+            _fsync_folder(folder)
 
     def adopt_new(self, key: str, source: Path) -> Path:
         """Move a spooled file (same file system) to the blob ``key``, durably."""
@@ -155,5 +166,4 @@ class LocalBlobStore:
         return folder
 
     def close(self) -> None:
-        """Stop the folder-sync threads."""
-        self._folder_sync.shutdown(wait=True)
+        """Release resources (nothing to do for a local folder)."""
