@@ -8,16 +8,14 @@ committed once at the end and acknowledged only when durable.
 from __future__ import annotations
 
 import asyncio
-import os
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from server.deps import ServicesDep, UserDep, dicomweb_base
-from server.services.ingest import Pending
+from server.services.ingest import PartBuffer, Pending
 from server.services.outcome import CANNOT_UNDERSTAND, Outcome
 from workbench.dicomweb.media import parse_content_type
 from workbench.dicomweb.multipart import (
@@ -32,39 +30,6 @@ from workbench.errors import PayloadTooLargeError, WorkbenchError
 router = APIRouter(tags=["STOW-RS"])
 
 DICOM_JSON = "application/dicom+json"
-
-
-class _PartSink:
-    """Bytes of one part: in memory up to a limit, then in a spool file."""
-
-    def __init__(self, spool_dir: Path, spool_bytes: int) -> None:
-        self.buffer = bytearray()
-        self.spool_dir = spool_dir
-        self.spool_bytes = spool_bytes
-        self.file: BinaryIO | None = None
-        self.path: Path | None = None
-
-    def write(self, data: bytes) -> None:
-        if self.file is not None:
-            self.file.write(data)
-            return
-        self.buffer += data
-        if len(self.buffer) > self.spool_bytes:
-            self.path = self.spool_dir / f"{os.getpid()}-{id(self)}-{len(self.buffer)}.part"
-            self.file = open(self.path, "wb")  # noqa: SIM115 - closed in result()
-            self.file.write(self.buffer)
-            self.buffer = bytearray()
-
-    def result(self) -> bytes | Path:
-        if self.file is not None and self.path is not None:
-            self.file.close()
-            return self.path
-        return bytes(self.buffer)
-
-    def abandon(self) -> None:
-        if self.file is not None and self.path is not None:
-            self.file.close()
-            self.path.unlink(missing_ok=True)
 
 
 def _failure_item(outcome: Outcome) -> dict[str, Any]:
@@ -140,7 +105,7 @@ async def _store(request: Request, services: Any, study: str | None) -> JSONResp
     parser = MultipartParser(boundary, max_part_bytes=settings.max_instance_bytes)
     ingestor = services.ingestor
     started: list[Pending | Outcome] = []
-    sink: _PartSink | None = None
+    sink: PartBuffer | None = None
     bad_part: str | None = None
     received = 0
     try:
@@ -153,7 +118,7 @@ async def _store(request: Request, services: Any, study: str | None) -> JSONResp
                 if isinstance(event, PartStart):
                     ctype = (event.headers.content_type or "application/dicom").split(";")[0]
                     bad_part = None if ctype.strip().lower() == "application/dicom" else ctype
-                    sink = _PartSink(services.store.spool_dir, settings.spool_bytes)
+                    sink = PartBuffer(ingestor, settings.spool_bytes)
                 elif isinstance(event, PartData):
                     if sink is not None and bad_part is None:
                         sink.write(event.data)
@@ -165,7 +130,7 @@ async def _store(request: Request, services: Any, study: str | None) -> JSONResp
                                    "application/dicom is stored"))
                     else:
                         # writing and parsing start now, while later parts still arrive
-                        started.append(ingestor.start(sink.result(), expected_study=study))
+                        started.append(sink.finish(study))
                     sink = None
         parser.close()
     except (ClientDisconnect, WorkbenchError, ValueError) as exc:

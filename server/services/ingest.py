@@ -17,6 +17,7 @@ reported as stored. "Instance stored" events run after the commit.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,7 +37,13 @@ from server.services.outcome import (
 )
 from server.storage.local import LocalBlobStore
 from workbench.dicom.json_model import BULKDATA_PLACEHOLDER, dataset_to_json, json_bytes
-from workbench.dicom.read import ParsedInstance, parse_instance, with_preamble
+from workbench.dicom.read import (
+    ParsedInstance,
+    complete_header,
+    parse_instance,
+    probe_header,
+    with_preamble,
+)
 from workbench.errors import InvalidDicomError
 
 __all__ = ["Ingestor", "Outcome", "Pending"]
@@ -44,11 +51,105 @@ __all__ = ["Ingestor", "Outcome", "Pending"]
 
 @dataclass
 class Pending:
-    """An instance being written and inspected."""
+    """An instance being written (the future gives its SHA-256) and inspected."""
 
     key: str
-    blob: Future[Path]
+    blob: Future[str]
     inspection: Future[Inspected | Outcome]
+
+
+HEADER_PROBE = 16384  # bytes of a part parsed early, while the rest still arrives
+
+
+class PartBuffer:
+    """One multipart part as it arrives, written straight into its blob file.
+
+    Each received chunk is appended to the blob and to the running SHA-256 at once, so
+    when the part ends only the sync remains. Parts up to ``memory_bytes`` are also kept in
+    memory for parsing; larger ones are parsed from the file. Once :data:`HEADER_PROBE`
+    bytes are in, the header is parsed on a CPU thread while the rest still arrives.
+    """
+
+    def __init__(self, ingestor: Ingestor, memory_bytes: int) -> None:
+        self.ingestor = ingestor
+        self.key = ingestor.store.new_key()
+        self.memory_bytes = memory_bytes
+        self.head = bytearray()
+        self.begun = False
+        self.buffer: bytearray | None = bytearray()
+        self.fd: int | None = None
+        self.sha = hashlib.sha256()
+        self.error: OSError | None = None
+        self.probe: Future[_Probe | None] | None = None
+
+    def write(self, data: bytes) -> None:
+        """Append received bytes."""
+        if self.begun:
+            self._append(data)
+            return
+        self.head += data
+        if len(self.head) >= 132:
+            self._begin()
+
+    def _begin(self) -> None:
+        self.begun = True
+        first = bytes(self.head)
+        self.head = bytearray()
+        self._append(with_preamble(first))  # a part without preamble gets one
+
+    def _append(self, chunk: bytes) -> None:
+        if self.error is not None or not chunk:
+            return
+        try:
+            if self.fd is None:
+                self.fd = self.ingestor.store.create(self.key)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(self.fd, view):]
+        except OSError as exc:
+            self.error = exc
+            return
+        self.sha.update(chunk)
+        if self.buffer is not None:
+            self.buffer += chunk
+            if len(self.buffer) > self.memory_bytes:
+                self.buffer = None  # too large to keep: parsed from the file instead
+            elif self.probe is None and len(self.buffer) >= HEADER_PROBE:
+                self.probe = self.ingestor.probe(bytes(self.buffer))
+
+    def _close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def finish(self, expected_study: str | None) -> Pending:
+        """The part is complete: have it inspected and indexed."""
+        if not self.begun:
+            self._begin()
+        if self.fd is None and self.error is None:  # an empty part: an empty blob
+            try:
+                self.fd = self.ingestor.store.create(self.key)
+            except OSError as exc:
+                self.error = exc
+        self._close()
+        return self.ingestor.start_written(
+            self.key, self.sha.hexdigest(), self.error,
+            bytes(self.buffer) if self.buffer is not None else None,
+            expected_study=expected_study, probe=self.probe)
+
+    def abandon(self) -> None:
+        """The request failed before the part was complete: remove what was written."""
+        self._close()
+        self.ingestor.store.delete(self.key)
+
+
+@dataclass
+class _Probe:
+    """A header parsed from the first bytes of a part, with its DICOM JSON."""
+
+    parsed: ParsedInstance
+    meta: dict[str, Any]
+    metadata: bytes
 
 
 def _value(meta: dict[str, Any], tag: str, limit: int = 324) -> str:
@@ -151,7 +252,22 @@ class Ingestor:
         self._io = ThreadPoolExecutor(threads, thread_name_prefix="ingest-io")
         self._cpu = ThreadPoolExecutor(threads, thread_name_prefix="ingest-cpu")
 
-    def start(self, data: bytes | Path, *, expected_study: str | None = None) -> Pending:
+    def probe(self, prefix: bytes) -> Future[_Probe | None]:
+        """Parse a header from the first bytes of an instance, on a CPU thread."""
+        return self._cpu.submit(self._probe, prefix)
+
+    def _probe(self, prefix: bytes) -> _Probe | None:
+        parsed = probe_header(prefix, max_header_bytes=self.max_header_bytes)
+        if parsed is None:
+            return None
+        try:
+            meta, metadata = self._json(parsed)
+        except Exception:  # the whole file decides what the error is
+            return None
+        return _Probe(parsed, meta, metadata)
+
+    def start(self, data: bytes | Path, *, expected_study: str | None = None,
+              probe: Future[_Probe | None] | None = None) -> Pending:
         """Begin storing one instance: write and inspect it concurrently.
 
         Parameters
@@ -163,13 +279,40 @@ class Ingestor:
         """
         key = self.store.new_key()
         if isinstance(data, Path):
-            blob = self._io.submit(self.store.adopt_new, key, data)
-            inspection = self._cpu.submit(self._inspect_file, blob, expected_study)
+            blob = self._io.submit(self._adopt, key, data)
+            inspection = self._cpu.submit(self._inspect_file, key, blob, expected_study)
         else:
             data = with_preamble(data)
-            blob = self._io.submit(self.store.write_new, key, data)
-            inspection = self._cpu.submit(self._inspect, data, expected_study)
+            blob = self._io.submit(self._write, key, data)
+            inspection = self._cpu.submit(self._inspect, data, expected_study, probe)
         return Pending(key, blob, inspection)
+
+    def start_written(self, key: str, sha: str, error: OSError | None, data: bytes | None,
+                      *, expected_study: str | None = None,
+                      probe: Future[_Probe | None] | None = None) -> Pending:
+        """Inspect an instance whose bytes were written to blob ``key`` as they arrived."""
+        blob: Future[str] = Future()
+        if error is not None:
+            blob.set_exception(error)
+        else:
+            blob.set_result(sha)
+        if data is not None:
+            inspection = self._cpu.submit(self._inspect, data, expected_study, probe)
+        else:
+            inspection = self._cpu.submit(self._inspect_file, key, blob, expected_study)
+        return Pending(key, blob, inspection)
+
+    def _write(self, key: str, data: bytes) -> str:
+        self.store.write_new(key, data)
+        return hashlib.sha256(data).hexdigest()
+
+    def _adopt(self, key: str, source: Path) -> str:
+        path = self.store.adopt_new(key, source)
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+        return digest.hexdigest()
 
     def finish(self, pending: Sequence[Pending]) -> list[Outcome]:
         """Wait for started instances, index the valid ones, report each one's outcome."""
@@ -188,8 +331,11 @@ class Ingestor:
         for item in pending:
             inspected = item.inspection.result()
             try:
-                item.blob.result()
+                sha = item.blob.result()
                 synced.result()
+                if isinstance(inspected, Inspected):
+                    inspected.sha256 = sha
+                    inspected.instance_row["sha256"] = sha
             except OSError as exc:
                 loose.append(item.key)
                 sop = inspected.parsed if isinstance(inspected, Inspected) else None
@@ -245,36 +391,38 @@ class Ingestor:
         self.store.close()
 
     # -- inspection (CPU threads) ------------------------------------------------------
-    def _inspect_file(self, blob: Future[Path], expected_study: str | None
+    def _inspect_file(self, key: str, blob: Future[str], expected_study: str | None
                       ) -> Inspected | Outcome:
         try:
-            path = blob.result()
+            blob.result()
         except OSError as exc:
             return Outcome(None, None, failure=OUT_OF_RESOURCES,
                            reason=f"cannot write the instance: {exc}")
+        path = self.store.path(key)
         with open(path, "rb") as fh:
             head = fh.read(132)
         if head[128:132] != b"DICM":
             return Outcome(None, None, failure=CANNOT_UNDERSTAND,
                            reason="not a DICOM Part 10 file: no 'DICM' marker at offset 128")
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
         with open(path, "rb") as fh:
             return self._inspect_parsed(lambda: parse_instance(
-                fh, max_header_bytes=self.max_header_bytes), digest.hexdigest(), expected_study)
+                fh, max_header_bytes=self.max_header_bytes), expected_study)
 
-    def _inspect(self, data: bytes, expected_study: str | None) -> Inspected | Outcome:
+    def _inspect(self, data: bytes, expected_study: str | None,
+                 probe: Future[_Probe | None] | None = None) -> Inspected | Outcome:
+        probed = probe.result() if probe is not None else None
+        if probed is not None:
+            return self._inspect_parsed(lambda: complete_header(probed.parsed, data),
+                                        expected_study, probed)
         return self._inspect_parsed(
             lambda: parse_instance(data, max_header_bytes=self.max_header_bytes),
-            hashlib.sha256(data).hexdigest(), expected_study)
+            expected_study)
 
-    def _inspect_parsed(self, parse: Any, sha: str, expected_study: str | None
-                        ) -> Inspected | Outcome:
+    def _inspect_parsed(self, parse: Any, expected_study: str | None,
+                        probed: _Probe | None = None) -> Inspected | Outcome:
         try:
             parsed: ParsedInstance = parse()
-            return self._check(parsed, sha, expected_study)
+            return self._check(parsed, expected_study, probed)
         except InvalidDicomError as exc:
             return Outcome(exc.sop_uid, exc.sop_class_uid, failure=CANNOT_UNDERSTAND,
                            reason=str(exc))
@@ -282,8 +430,15 @@ class Ingestor:
             return Outcome(None, None, failure=PROCESSING_FAILURE,
                            reason=f"cannot process the instance: {type(exc).__name__}: {exc}")
 
-    def _check(self, parsed: ParsedInstance, sha: str, expected_study: str | None
-               ) -> Inspected | Outcome:
+    def _json(self, parsed: ParsedInstance) -> tuple[dict[str, Any], bytes]:
+        prefix = (f"{BULKDATA_PLACEHOLDER}/studies/{parsed.study_uid}/series/"
+                  f"{parsed.series_uid}/instances/{parsed.sop_uid}/bulkdata")
+        meta = dataset_to_json(parsed.dataset, bulkdata_prefix=prefix,
+                               pixel_data=parsed.has_pixel_data)
+        return meta, json_bytes(meta)
+
+    def _check(self, parsed: ParsedInstance, expected_study: str | None,
+               probed: _Probe | None) -> Inspected | Outcome:
         if expected_study is not None and parsed.study_uid != expected_study:
             return Outcome(
                 parsed.sop_uid, parsed.sop_class_uid, parsed.study_uid, parsed.series_uid,
@@ -291,14 +446,14 @@ class Ingestor:
                 reason=(f"StudyInstanceUID {parsed.study_uid} differs from the study "
                         f"{expected_study} named in the request URL"),
             )
-        prefix = (f"{BULKDATA_PLACEHOLDER}/studies/{parsed.study_uid}/series/"
-                  f"{parsed.series_uid}/instances/{parsed.sop_uid}/bulkdata")
-        try:
-            meta = dataset_to_json(parsed.dataset, bulkdata_prefix=prefix,
-                                   pixel_data=parsed.has_pixel_data)
-            metadata = json_bytes(meta)
-        except Exception as exc:  # pydicom raises many types for odd values
-            return Outcome(parsed.sop_uid, parsed.sop_class_uid, failure=CANNOT_UNDERSTAND,
-                           reason=f"header cannot be converted to DICOM JSON: {exc}")
-        study, series, instance = _rows(parsed, meta, sha, metadata)
-        return Inspected(parsed, sha, study, series, instance)
+        if probed is not None:
+            meta, metadata = probed.meta, probed.metadata
+        else:
+            try:
+                meta, metadata = self._json(parsed)
+            except Exception as exc:  # pydicom raises many types for odd values
+                return Outcome(parsed.sop_uid, parsed.sop_class_uid,
+                               failure=CANNOT_UNDERSTAND,
+                               reason=f"header cannot be converted to DICOM JSON: {exc}")
+        study, series, instance = _rows(parsed, meta, "", metadata)
+        return Inspected(parsed, "", study, series, instance)

@@ -360,3 +360,12 @@ def test_modalities_in_study_list(client: DICOMwebClient, ct: list[Dataset]) -> 
         found = client.search_for_studies(
             search_filters={"ModalitiesInStudy": value, "PatientID": "QIDO-101"})
         assert len(found) == 1, value
+
+
+def test_empty_and_tiny_parts_fail_cleanly(archive: RunningArchive) -> None:
+    before = sorted(archive.data_dir.rglob("*.dcm"))
+    r = _stow(archive, [b"", b"DICM"])
+    assert r.status_code == 409
+    reasons = [reason for _code, reason in _failures(r)]
+    assert len(reasons) == 2 and all("too short" in reason for reason in reasons)
+    assert sorted(archive.data_dir.rglob("*.dcm")) == before

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 import pydicom
@@ -115,7 +115,8 @@ def _check_pixel_element(buffer: memoryview, offset: int, explicit: bool, little
 
 
 def parse_instance(
-    data: bytes | memoryview | BinaryIO, *, max_header_bytes: int | None = None
+    data: bytes | memoryview | BinaryIO, *, max_header_bytes: int | None = None,
+    complete: bool = True,
 ) -> ParsedInstance:
     """Parse and validate one DICOM Part 10 instance.
 
@@ -125,6 +126,9 @@ def parse_instance(
         The whole file, as bytes or an open binary file positioned at its start.
     max_header_bytes
         Reject a header (everything before Pixel Data) larger than this.
+    complete
+        Whether ``data`` is the whole file. False skips the check that Pixel Data is not
+        truncated (see :func:`probe_header`).
 
     Returns
     -------
@@ -181,7 +185,7 @@ def parse_instance(
         if tag_le in _PIXEL_TAGS or (not little and tag in (b"\x7f\xe0\x00\x10",)):
             pixel_offset = end
             deflated = uid.is_transfer_syntax and uid.is_deflated
-            if view is not None and not deflated:
+            if view is not None and not deflated and complete:
                 try:
                     _check_pixel_element(view, end, explicit, little)
                 except InvalidDicomError as exc:
@@ -202,6 +206,43 @@ def parse_instance(
         pixel_offset=pixel_offset,
         size=size,
     )
+
+
+def probe_header(prefix: bytes, *, max_header_bytes: int | None = None
+                 ) -> ParsedInstance | None:
+    """Parse the header from the first bytes of a file still arriving.
+
+    Returns the parsed header when ``prefix`` holds all of it (the Pixel Data tag was
+    reached inside ``prefix``), else None: the caller parses the whole file later. Errors
+    are not raised here either; the whole file decides.
+    """
+    try:
+        parsed = parse_instance(prefix, max_header_bytes=max_header_bytes, complete=False)
+    except Exception:  # a cut-off element is expected in a prefix
+        return None
+    if parsed.pixel_offset is None or parsed.pixel_offset + 12 > len(prefix):
+        return None
+    return parsed
+
+
+def complete_header(parsed: ParsedInstance, data: bytes) -> ParsedInstance:
+    """A header probed from a prefix, checked against the whole file ``data``.
+
+    Raises
+    ------
+    InvalidDicomError
+        Pixel Data is truncated; the error names the instance.
+    """
+    ts = UID(parsed.transfer_syntax)
+    little = ts.is_little_endian if ts.is_transfer_syntax else True
+    explicit = ts.is_implicit_VR is False if ts.is_transfer_syntax else True
+    if parsed.pixel_offset is not None and not (ts.is_transfer_syntax and ts.is_deflated):
+        try:
+            _check_pixel_element(memoryview(data), parsed.pixel_offset, explicit, little)
+        except InvalidDicomError as exc:
+            raise InvalidDicomError(str(exc), sop_uid=parsed.sop_uid,
+                                    sop_class_uid=parsed.sop_class_uid) from None
+    return replace(parsed, size=len(data))
 
 
 def text(ds: Dataset, keyword: str, limit: int = 324) -> str:
