@@ -81,6 +81,10 @@ class PartBuffer:
         self.sha = hashlib.sha256()
         self.error: OSError | None = None
         self.probe: Future[_Probe | None] | None = None
+        # hashing and writing run on one I/O "lane" thread per part, in arrival order,
+        # so the event loop only parses the multipart framing
+        self.lane = ingestor.lane()
+        self.last: Future[None] | None = None
 
     def write(self, data: bytes) -> None:
         """Append received bytes."""
@@ -98,7 +102,19 @@ class PartBuffer:
         self._append(with_preamble(first))  # a part without preamble gets one
 
     def _append(self, chunk: bytes) -> None:
-        if self.error is not None or not chunk:
+        if not chunk:
+            return
+        self.last = self.lane.submit(self._store_chunk, chunk)
+        if self.buffer is not None:
+            self.buffer += chunk
+            if len(self.buffer) > self.memory_bytes:
+                self.buffer = None  # too large to keep: parsed from the file instead
+            elif self.probe is None and len(self.buffer) >= HEADER_PROBE:
+                self.probe = self.ingestor.probe(bytes(self.buffer))
+
+    def _store_chunk(self, chunk: bytes) -> None:
+        """On the lane thread: append to the blob file and to the hash."""
+        if self.error is not None:
             return
         try:
             if self.fd is None:
@@ -110,36 +126,36 @@ class PartBuffer:
             self.error = exc
             return
         self.sha.update(chunk)
-        if self.buffer is not None:
-            self.buffer += chunk
-            if len(self.buffer) > self.memory_bytes:
-                self.buffer = None  # too large to keep: parsed from the file instead
-            elif self.probe is None and len(self.buffer) >= HEADER_PROBE:
-                self.probe = self.ingestor.probe(bytes(self.buffer))
 
     def _close(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
 
-    def finish(self, expected_study: str | None) -> Pending:
-        """The part is complete: have it inspected and indexed."""
-        if not self.begun:
-            self._begin()
-        if self.fd is None and self.error is None:  # an empty part: an empty blob
+    def _complete(self) -> str:
+        """On the lane thread, after every chunk: close the file, give the hash."""
+        if self.error is None and self.fd is None:  # an empty part: an empty blob
             try:
                 self.fd = self.ingestor.store.create(self.key)
             except OSError as exc:
                 self.error = exc
         self._close()
+        if self.error is not None:
+            raise self.error
+        return self.sha.hexdigest()
+
+    def finish(self, expected_study: str | None) -> Pending:
+        """The part is complete: have it inspected and indexed."""
+        if not self.begun:
+            self._begin()
+        blob = self.lane.submit(self._complete)
         return self.ingestor.start_written(
-            self.key, self.sha.hexdigest(), self.error,
-            bytes(self.buffer) if self.buffer is not None else None,
+            self.key, blob, bytes(self.buffer) if self.buffer is not None else None,
             expected_study=expected_study, probe=self.probe)
 
     def abandon(self) -> None:
         """The request failed before the part was complete: remove what was written."""
-        self._close()
+        self.lane.submit(self._close).result()
         self.ingestor.store.delete(self.key)
 
 
@@ -250,6 +266,9 @@ class Ingestor:
         self.max_header_bytes = max_header_bytes
         self.index = IndexWriter(engine, duplicates=duplicates)
         self._io = ThreadPoolExecutor(threads, thread_name_prefix="ingest-io")
+        self._lanes = [ThreadPoolExecutor(1, thread_name_prefix=f"ingest-lane{i}")
+                       for i in range(threads)]
+        self._next_lane = 0
         self._cpu = ThreadPoolExecutor(threads, thread_name_prefix="ingest-cpu")
 
     def probe(self, prefix: bytes) -> Future[_Probe | None]:
@@ -287,15 +306,18 @@ class Ingestor:
             inspection = self._cpu.submit(self._inspect, data, expected_study, probe)
         return Pending(key, blob, inspection)
 
-    def start_written(self, key: str, sha: str, error: OSError | None, data: bytes | None,
-                      *, expected_study: str | None = None,
+    def lane(self) -> ThreadPoolExecutor:
+        """A single-thread executor for one part's ordered writes (round robin)."""
+        self._next_lane = (self._next_lane + 1) % len(self._lanes)
+        return self._lanes[self._next_lane]
+
+    def start_written(self, key: str, blob: Future[str], data: bytes | None, *,
+                      expected_study: str | None = None,
                       probe: Future[_Probe | None] | None = None) -> Pending:
-        """Inspect an instance whose bytes were written to blob ``key`` as they arrived."""
-        blob: Future[str] = Future()
-        if error is not None:
-            blob.set_exception(error)
-        else:
-            blob.set_result(sha)
+        """Inspect an instance whose bytes are being written to blob ``key`` as they came.
+
+        ``blob`` gives the SHA-256 once the file is complete (or raises OSError).
+        """
         if data is not None:
             inspection = self._cpu.submit(self._inspect, data, expected_study, probe)
         else:
@@ -386,6 +408,8 @@ class Ingestor:
     def close(self) -> None:
         """Finish pending work and stop the threads."""
         self._cpu.shutdown(wait=True)
+        for lane in self._lanes:
+            lane.shutdown(wait=True)
         self._io.shutdown(wait=True)
         self.index.close()
         self.store.close()
