@@ -56,10 +56,10 @@ class Settings(BaseSettings):
         default=64 * 1024**2,
         description="Largest DICOM header (everything before Pixel Data) accepted.",
     )
-    spool_bytes: int = Field(
+    part_memory_bytes: int = Field(
         default=32 * 1024**2,
-        description="Parts up to this size are held in memory while received; larger ones "
-        "are spooled to a temporary file.",
+        description="STOW-RS parts up to this size are also held in memory while they arrive "
+        "(for parsing); every part is written to its blob file as it arrives.",
     )
     ingest_threads: int = Field(
         default=4, description="Worker threads parsing, hashing and writing received instances."
@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     prepared: bool = Field(
         default=False,
         description="Set by `workbench serve` for its worker processes: the data directory "
-        "is migrated and swept already, so a worker must not sweep another's spool files.",
+        "is migrated and swept already, so a worker must not sweep another's blobs in progress.",
     )
     qido_max_limit: int = Field(
         default=10000, description="Largest number of results one QIDO-RS response returns."

@@ -19,6 +19,7 @@ from server.deps import Services
 from server.routes import delete, patients, qido, rendered, stow, wado
 from server.services.events import EventBus
 from server.services.ingest import Ingestor
+from server.services.sweep import sweep_orphans
 from server.storage.local import LocalBlobStore
 
 log = logging.getLogger("workbench.server")
@@ -46,9 +47,9 @@ def build_services(settings: Settings) -> Services:
         upgrade(engine)
     store = LocalBlobStore(settings.blob_dir)
     if not settings.prepared:
-        swept = store.sweep_temporary()
+        swept = sweep_orphans(engine, store, settings.data_dir)
         if swept:
-            log.info("removed %d temporary files left by an interrupted ingest", swept)
+            log.info("removed %d unreferenced blobs left by an interrupted ingest", swept)
         token_file = ensure_admin(engine, settings.data_dir, settings.admin_token)
         if token_file is not None:
             log.warning("administrator token written to %s", token_file)

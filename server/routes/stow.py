@@ -118,7 +118,7 @@ async def _store(request: Request, services: Any, study: str | None) -> JSONResp
                 if isinstance(event, PartStart):
                     ctype = (event.headers.content_type or "application/dicom").split(";")[0]
                     bad_part = None if ctype.strip().lower() == "application/dicom" else ctype
-                    sink = PartBuffer(ingestor, settings.spool_bytes)
+                    sink = PartBuffer(ingestor, settings.part_memory_bytes)
                 elif isinstance(event, PartData):
                     if sink is not None and bad_part is None:
                         sink.write(event.data)

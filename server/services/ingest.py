@@ -21,7 +21,6 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -285,25 +284,20 @@ class Ingestor:
             return None
         return _Probe(parsed, meta, metadata)
 
-    def start(self, data: bytes | Path, *, expected_study: str | None = None,
-              probe: Future[_Probe | None] | None = None) -> Pending:
-        """Begin storing one instance: write and inspect it concurrently.
+    def start(self, data: bytes, *, expected_study: str | None = None) -> Pending:
+        """Begin storing one instance held in memory (demo loader, CLI, tests).
 
         Parameters
         ----------
         data
-            The Part 10 bytes, or a spooled file holding them (moved, not copied).
+            The Part 10 bytes (a missing preamble is added).
         expected_study
             The study UID of a ``POST /studies/{study}``: instances of another study fail.
         """
         key = self.store.new_key()
-        if isinstance(data, Path):
-            blob = self._io.submit(self._adopt, key, data)
-            inspection = self._cpu.submit(self._inspect_file, key, blob, expected_study)
-        else:
-            data = with_preamble(data)
-            blob = self._io.submit(self._write, key, data)
-            inspection = self._cpu.submit(self._inspect, data, expected_study, probe)
+        data = with_preamble(data)
+        blob = self._io.submit(self._write, key, data)
+        inspection = self._cpu.submit(self._inspect, data, expected_study, None)
         return Pending(key, blob, inspection)
 
     def lane(self) -> ThreadPoolExecutor:
@@ -316,7 +310,8 @@ class Ingestor:
                       probe: Future[_Probe | None] | None = None) -> Pending:
         """Inspect an instance whose bytes are being written to blob ``key`` as they came.
 
-        ``blob`` gives the SHA-256 once the file is complete (or raises OSError).
+        ``blob`` gives the SHA-256 once the file is complete (or raises OSError); ``data``
+        is the same bytes when they were kept in memory, else None (parsed from the file).
         """
         if data is not None:
             inspection = self._cpu.submit(self._inspect, data, expected_study, probe)
@@ -327,14 +322,6 @@ class Ingestor:
     def _write(self, key: str, data: bytes) -> str:
         self.store.write_new(key, data)
         return hashlib.sha256(data).hexdigest()
-
-    def _adopt(self, key: str, source: Path) -> str:
-        path = self.store.adopt_new(key, source)
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
-        return digest.hexdigest()
 
     def finish(self, pending: Sequence[Pending]) -> list[Outcome]:
         """Wait for started instances, index the valid ones, report each one's outcome."""

@@ -9,7 +9,7 @@ while another thread parses the header (see ``server/services/ingest.py``).
 Durability: files are written as they arrive, then a batch is made durable together
 (``fdatasync`` of each file, ``fsync`` of each folder); only then may the index reference
 them. Files that a killed process wrote but never indexed
-are unreferenced and harmless; ``.spool`` leftovers are swept at start.
+have no index row; ``server.services.sweep`` removes them at the next start.
 """
 
 from __future__ import annotations
@@ -117,19 +117,6 @@ class LocalBlobStore:
             for f in pending:
                 f.result()
 
-    def adopt_new(self, key: str, source: Path) -> Path:
-        """Move a spooled file (same file system) to the blob ``key``, durably."""
-        final = self.path(key)
-        self._ensure_dir(final.parent)
-        fd = os.open(source, os.O_RDONLY)
-        try:
-            os.fdatasync(fd)
-        finally:
-            os.close(fd)
-        os.replace(source, final)
-        _fsync_folder(final.parent)
-        return final
-
     def discard(self, path: Path) -> None:
         """Remove a file, ignoring one already gone."""
         try:
@@ -157,22 +144,17 @@ class LocalBlobStore:
             while block := fh.read(chunk):
                 yield block
 
-    def sweep_temporary(self) -> int:
-        """Delete spool files a killed process left behind; return how many."""
-        count = 0
-        spool = self.root / ".spool"
-        if spool.exists():
-            for tmp in spool.iterdir():
-                self.discard(tmp)
-                count += 1
-        return count
+    def hour_folders(self) -> list[str]:
+        """Keys of the hour folders (``YYYY/MM/DD/HH``), oldest first."""
+        found = []
+        for year in sorted(self.root.glob("[0-9][0-9][0-9][0-9]")):
+            for hour in sorted(year.glob("[0-9][0-9]/[0-9][0-9]/[0-9][0-9]")):
+                found.append(hour.relative_to(self.root).as_posix())
+        return found
 
-    @property
-    def spool_dir(self) -> Path:
-        """Folder for parts too large to hold in memory while they arrive."""
-        folder = self.root / ".spool"
-        folder.mkdir(exist_ok=True)
-        return folder
+    def keys_in(self, folder: str) -> list[str]:
+        """Blob keys in one hour folder."""
+        return [f"{folder}/{p.name}" for p in (self.root / folder).glob("*.dcm")]
 
     def close(self) -> None:
         """Stop the folder-sync threads."""
