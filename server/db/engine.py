@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # pysqlite's own transaction handling is off (isolation_level None): we say BEGIN, so
+    # that writers can take the write lock up front (see write_transaction).
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run while one writer commits; FULL fsyncs the WAL at every commit,
     # so an acknowledged STOW survives a killed process and a power cut alike.
+    dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
@@ -46,8 +56,24 @@ def make_engine(url: str) -> Engine:
             max_overflow=16,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that writes: on SQLite it takes the write lock at BEGIN (IMMEDIATE).
+
+    Several server processes share one SQLite index; with a deferred BEGIN two of them
+    could both read "no such study" and both insert it. IMMEDIATE makes the second wait
+    (busy timeout) and then read what the first committed.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn
 
 
 def alembic_config(url: str) -> Config:

@@ -1,8 +1,8 @@
 """STOW-RS (PS3.18 10.5): store instances sent as multipart/related application/dicom.
 
-The body is parsed as it streams in; each completed part goes to a worker thread that
-parses, validates and writes it while the next part is still arriving; the batch is
-committed once at the end and acknowledged only when durable.
+The body is parsed as it streams in (``services/receive.py``): each part is written and
+inspected while later parts still arrive; the batch is committed once at the end and
+acknowledged only when durable (``services/ingest.py``).
 """
 
 from __future__ import annotations
@@ -15,14 +15,11 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from server.deps import ServicesDep, UserDep, dicomweb_base
-from server.services.ingest import PartBuffer, Pending
-from server.services.outcome import CANNOT_UNDERSTAND, Outcome
+from server.services.ingest import Pending
+from server.services.outcome import Outcome
+from server.services.receive import receive_instances
 from workbench.dicomweb.media import parse_content_type
 from workbench.dicomweb.multipart import (
-    MultipartParser,
-    PartData,
-    PartEnd,
-    PartStart,
     boundary_from_content_type,
 )
 from workbench.errors import PayloadTooLargeError, WorkbenchError
@@ -102,46 +99,19 @@ async def _store(request: Request, services: Any, study: str | None) -> JSONResp
     if length and length.isdigit() and int(length) > settings.max_request_bytes:
         return _error(413, f"request body of {length} bytes exceeds the limit of "
                            f"{settings.max_request_bytes} bytes")
-    parser = MultipartParser(boundary, max_part_bytes=settings.max_instance_bytes)
     ingestor = services.ingestor
-    started: list[Pending | Outcome] = []
-    sink: PartBuffer | None = None
-    bad_part: str | None = None
-    received = 0
     try:
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > settings.max_request_bytes:
-                raise PayloadTooLargeError(
-                    f"request body exceeds the limit of {settings.max_request_bytes} bytes")
-            for event in parser.feed(chunk):
-                if isinstance(event, PartStart):
-                    ctype = (event.headers.content_type or "application/dicom").split(";")[0]
-                    bad_part = None if ctype.strip().lower() == "application/dicom" else ctype
-                    sink = PartBuffer(ingestor, settings.part_memory_bytes)
-                elif isinstance(event, PartData):
-                    if sink is not None and bad_part is None:
-                        sink.write(event.data)
-                elif isinstance(event, PartEnd) and sink is not None:
-                    if bad_part is not None:
-                        started.append(Outcome(
-                            None, None, failure=CANNOT_UNDERSTAND,
-                            reason=f"part has Content-Type {bad_part!r}; only "
-                                   "application/dicom is stored"))
-                    else:
-                        # writing and parsing start now, while later parts still arrive
-                        started.append(sink.finish(study))
-                    sink = None
-        parser.close()
-    except (ClientDisconnect, WorkbenchError, ValueError) as exc:
-        if sink is not None:
-            sink.abandon()
-        pending = [p for p in started if isinstance(p, Pending)]
-        await asyncio.get_running_loop().run_in_executor(None, ingestor.abandon, pending)
-        if isinstance(exc, ClientDisconnect):
-            return _error(400, "the client disconnected before the request body was complete")
-        status = 413 if isinstance(exc, PayloadTooLargeError) else 400
-        return _error(status, f"malformed multipart body: {exc}" if status == 400 else str(exc))
+        started = await receive_instances(
+            request.stream(), boundary, ingestor,
+            max_request_bytes=settings.max_request_bytes,
+            max_instance_bytes=settings.max_instance_bytes,
+            part_memory_bytes=settings.part_memory_bytes, expected_study=study)
+    except ClientDisconnect:
+        return _error(400, "the client disconnected before the request body was complete")
+    except PayloadTooLargeError as exc:
+        return _error(413, str(exc))
+    except (WorkbenchError, ValueError) as exc:
+        return _error(400, f"malformed multipart body: {exc}")
     if not started:
         return _error(400, "the multipart body holds no parts")
     pending = [p for p in started if isinstance(p, Pending)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, delete, select
 
+from server.db.engine import write_transaction
 from server.db.models import instances, series, studies
 from server.services.events import STUDY_DELETED, EventBus
 from server.services.indexer import recount
@@ -23,7 +24,7 @@ def delete_objects(engine: Engine, store: LocalBlobStore, events: EventBus, stud
     NotFoundError
         Nothing matches.
     """
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         stmt = (
             select(instances.c.pk, instances.c.blob, instances.c.series_pk, instances.c.study_pk,
                    instances.c.size)

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
+from server.db.engine import write_transaction
 from server.db.models import instances, patient_conflicts, patients, series, studies
 from server.services.outcome import DOES_NOT_MATCH_SOP_CLASS, DUPLICATE_SOP_INSTANCE, Outcome
 from workbench.dicom.read import ParsedInstance
@@ -149,7 +150,7 @@ class IndexWriter:
         """One transaction; per item its outcome and the blobs it leaves unreferenced."""
         now = _now()
         results: list[tuple[Outcome, list[str]]] = []
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             batch = _BatchState()
             for key, item in items:
                 outcome, old_blob = self._write_one(conn, key, item, now, batch)
