@@ -56,11 +56,6 @@ class Settings(BaseSettings):
         default=64 * 1024**2,
         description="Largest DICOM header (everything before Pixel Data) accepted.",
     )
-    part_memory_bytes: int = Field(
-        default=32 * 1024**2,
-        description="STOW-RS parts up to this size are also held in memory while they arrive "
-        "(for parsing); every part is written to its blob file as it arrives.",
-    )
     ingest_threads: int = Field(
         default=4, description="Worker threads parsing, hashing and writing received instances."
     )

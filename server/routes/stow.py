@@ -105,7 +105,7 @@ async def _store(request: Request, services: Any, study: str | None) -> JSONResp
             request.stream(), boundary, ingestor,
             max_request_bytes=settings.max_request_bytes,
             max_instance_bytes=settings.max_instance_bytes,
-            part_memory_bytes=settings.part_memory_bytes, expected_study=study)
+            expected_study=study)
     except ClientDisconnect:
         return _error(400, "the client disconnected before the request body was complete")
     except PayloadTooLargeError as exc:

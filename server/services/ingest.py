@@ -57,59 +57,74 @@ class Pending:
     inspection: Future[Inspected | Outcome]
 
 
-HEADER_PROBE = 16384  # bytes of a part parsed early, while the rest still arrives
+HEAD_KEEP = 65536  # first bytes of a part kept in memory (the header, for most instances)
+TAIL_KEEP = 65536  # last bytes kept (where an encapsulated value's delimiter is)
+
+
+@dataclass(frozen=True)
+class PartSummary:
+    """What is kept in memory of a received part: its first and last bytes, its size."""
+
+    head: bytes
+    size: int
+    tail: bytes
+
+    @property
+    def whole(self) -> bool:
+        """Whether ``head`` is the entire part."""
+        return len(self.head) == self.size
 
 
 class PartBuffer:
     """One multipart part as it arrives, written straight into its blob file.
 
-    Each received chunk is appended to the blob and to the running SHA-256 at once, so
-    when the part ends only the sync remains. Parts up to ``memory_bytes`` are also kept in
-    memory for parsing; larger ones are parsed from the file. Once :data:`HEADER_PROBE`
-    bytes are in, the header is parsed on a CPU thread while the rest still arrives.
+    Each received chunk goes, in order, to the blob file and the running SHA-256 on the
+    part's I/O lane thread, so the event loop only parses the multipart framing and when
+    the part ends only the sync remains. Only the first and last 64 KiB stay in memory.
+    Once the first 64 KiB are in, the header is parsed on a CPU thread while the rest
+    still arrives; a part whose header does not fit is parsed from its file.
     """
 
-    def __init__(self, ingestor: Ingestor, memory_bytes: int) -> None:
+    def __init__(self, ingestor: Ingestor) -> None:
         self.ingestor = ingestor
         self.key = ingestor.store.new_key()
-        self.memory_bytes = memory_bytes
-        self.head = bytearray()
+        self.lane = ingestor.lane()
+        self.waiting = bytearray()  # until 132 bytes decide about the preamble
         self.begun = False
-        self.buffer: bytearray | None = bytearray()
+        self.head = bytearray()
+        self.tail = b""
+        self.size = 0
         self.fd: int | None = None
         self.sha = hashlib.sha256()
         self.error: OSError | None = None
         self.probe: Future[_Probe | None] | None = None
-        # hashing and writing run on one I/O "lane" thread per part, in arrival order,
-        # so the event loop only parses the multipart framing
-        self.lane = ingestor.lane()
-        self.last: Future[None] | None = None
 
     def write(self, data: bytes) -> None:
         """Append received bytes."""
-        if self.begun:
-            self._append(data)
-            return
-        self.head += data
-        if len(self.head) >= 132:
-            self._begin()
-
-    def _begin(self) -> None:
-        self.begun = True
-        first = bytes(self.head)
-        self.head = bytearray()
-        self._append(with_preamble(first))  # a part without preamble gets one
+        if not self.begun:
+            if self.waiting or len(data) < 132:
+                self.waiting += data
+                if len(self.waiting) < 132:
+                    return
+                data = bytes(self.waiting)
+                self.waiting = bytearray()
+            self.begun = True
+            data = with_preamble(data)  # a part without preamble gets one
+        self._append(data)
 
     def _append(self, chunk: bytes) -> None:
         if not chunk:
             return
-        self.last = self.lane.submit(self._store_chunk, chunk)
-        if self.buffer is not None:
-            self.buffer += chunk
-            if len(self.buffer) > self.memory_bytes:
-                self.buffer = None  # too large to keep: parsed from the file instead
-            elif self.probe is None and len(self.buffer) >= HEADER_PROBE:
-                self.probe = self.ingestor.probe(bytes(self.buffer))
+        self.lane.submit(self._store_chunk, chunk)
+        self.size += len(chunk)
+        if len(self.head) < HEAD_KEEP:
+            self.head += chunk[: HEAD_KEEP - len(self.head)]
+            if self.probe is None and len(self.head) >= HEAD_KEEP:
+                self.probe = self.ingestor.probe(bytes(self.head))
+        if len(chunk) >= TAIL_KEEP:
+            self.tail = chunk[-TAIL_KEEP:]
+        else:
+            self.tail = (self.tail + chunk)[-TAIL_KEEP:]
 
     def _store_chunk(self, chunk: bytes) -> None:
         """On the lane thread: append to the blob file and to the hash."""
@@ -146,11 +161,12 @@ class PartBuffer:
     def finish(self, expected_study: str | None) -> Pending:
         """The part is complete: have it inspected and indexed."""
         if not self.begun:
-            self._begin()
+            self.begun = True
+            self._append(bytes(self.waiting))
         blob = self.lane.submit(self._complete)
-        return self.ingestor.start_written(
-            self.key, blob, bytes(self.buffer) if self.buffer is not None else None,
-            expected_study=expected_study, probe=self.probe)
+        summary = PartSummary(bytes(self.head), self.size, self.tail)
+        return self.ingestor.start_written(self.key, blob, summary,
+                                           expected_study=expected_study, probe=self.probe)
 
     def abandon(self) -> None:
         """The request failed before the part was complete: remove what was written."""
@@ -305,19 +321,30 @@ class Ingestor:
         self._next_lane = (self._next_lane + 1) % len(self._lanes)
         return self._lanes[self._next_lane]
 
-    def start_written(self, key: str, blob: Future[str], data: bytes | None, *,
+    def start_written(self, key: str, blob: Future[str], summary: PartSummary, *,
                       expected_study: str | None = None,
                       probe: Future[_Probe | None] | None = None) -> Pending:
         """Inspect an instance whose bytes are being written to blob ``key`` as they came.
 
-        ``blob`` gives the SHA-256 once the file is complete (or raises OSError); ``data``
-        is the same bytes when they were kept in memory, else None (parsed from the file).
+        ``blob`` gives the SHA-256 once the file is complete (or raises OSError).
         """
-        if data is not None:
-            inspection = self._cpu.submit(self._inspect, data, expected_study, probe)
-        else:
-            inspection = self._cpu.submit(self._inspect_file, key, blob, expected_study)
+        inspection = self._cpu.submit(self._inspect_part, key, blob, summary,
+                                      expected_study, probe)
         return Pending(key, blob, inspection)
+
+    def _inspect_part(self, key: str, blob: Future[str], summary: PartSummary,
+                      expected_study: str | None, probe: Future[_Probe | None] | None
+                      ) -> Inspected | Outcome:
+        probed = probe.result() if probe is not None else None
+        if probed is not None:
+            result = self._inspect_parsed(
+                lambda: complete_header(probed.parsed, summary.head, summary.size,
+                                        summary.tail), expected_study, probed)
+            if isinstance(result, Inspected):
+                return result
+        elif summary.whole:
+            return self._inspect(summary.head, expected_study, None)
+        return self._inspect_file(key, blob, expected_study)  # the file decides
 
     def _write(self, key: str, data: bytes) -> str:
         self.store.write_new(key, data)
@@ -423,8 +450,9 @@ class Ingestor:
                  probe: Future[_Probe | None] | None = None) -> Inspected | Outcome:
         probed = probe.result() if probe is not None else None
         if probed is not None:
-            return self._inspect_parsed(lambda: complete_header(probed.parsed, data),
-                                        expected_study, probed)
+            return self._inspect_parsed(
+                lambda: complete_header(probed.parsed, data, len(data), data[-TAIL_KEEP:]),
+                expected_study, probed)
         return self._inspect_parsed(
             lambda: parse_instance(data, max_header_bytes=self.max_header_bytes),
             expected_study)

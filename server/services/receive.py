@@ -17,7 +17,7 @@ from workbench.errors import PayloadTooLargeError
 
 async def receive_instances(
     chunks: AsyncIterator[bytes], boundary: str, ingestor: Ingestor, *,
-    max_request_bytes: int, max_instance_bytes: int, part_memory_bytes: int,
+    max_request_bytes: int, max_instance_bytes: int,
     expected_study: str | None,
 ) -> list[Pending | Outcome]:
     """Parse a multipart/related body as it arrives and start storing each part.
@@ -56,7 +56,7 @@ async def receive_instances(
                 if isinstance(event, PartStart):
                     ctype = (event.headers.content_type or "application/dicom").split(";")[0]
                     refused = None if ctype.strip().lower() == "application/dicom" else ctype
-                    sink = PartBuffer(ingestor, part_memory_bytes) if refused is None else None
+                    sink = PartBuffer(ingestor) if refused is None else None
                 elif isinstance(event, PartData):
                     if sink is not None:
                         sink.write(event.data)

@@ -369,3 +369,16 @@ def test_empty_and_tiny_parts_fail_cleanly(archive: RunningArchive) -> None:
     reasons = [reason for _code, reason in _failures(r)]
     assert len(reasons) == 2 and all("too short" in reason for reason in reasons)
     assert sorted(archive.data_dir.rglob("*.dcm")) == before
+
+
+def test_header_larger_than_the_probe_is_parsed_from_the_file(client: DICOMwebClient) -> None:
+    ds = make_ct(n=1, seed=114, rows=64, columns=64)[0]
+    ds.add_new((0x0011, 0x0010), "LO", "WORKBENCH TEST")
+    ds.add_new((0x0011, 0x1001), "UT", "x" * 100_000)  # a 100 KB header
+    client.store_instances([ds])
+    got = client.retrieve_instance(ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID,
+                                   media_types=(("application/dicom", "*"),))
+    assert to_bytes(got) == to_bytes(ds)
+    meta = client.retrieve_instance_metadata(ds.StudyInstanceUID, ds.SeriesInstanceUID,
+                                             ds.SOPInstanceUID)
+    assert meta["00111001"]["Value"][0] == "x" * 100_000

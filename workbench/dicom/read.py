@@ -82,29 +82,39 @@ def _required_uid(ds: Dataset, keyword: str) -> str:
     return text
 
 
-def _check_pixel_element(buffer: memoryview, offset: int, explicit: bool, little: bool) -> None:
-    """Raise when the Pixel Data element at ``offset`` runs past the end of the file."""
-    size = len(buffer)
+class _NoDelimiterError(InvalidDicomError):
+    """Encapsulated Pixel Data whose closing delimiter was not found where looked."""
+
+
+def _check_pixel_element(head: bytes | memoryview, offset: int, size: int,
+                         tail: bytes | memoryview, explicit: bool, little: bool,
+                         whole: memoryview | None = None) -> None:
+    """Raise when the Pixel Data element at ``offset`` runs past the end of the file.
+
+    ``head`` holds the file from its start at least to ``offset + 12``; ``size`` is the
+    file's length and ``tail`` its last bytes (where an encapsulated value's sequence
+    delimiter is looked for; ``whole``, when given, is searched as a last resort).
+    """
     if explicit:
         if offset + 12 > size:
             raise InvalidDicomError("file is truncated inside the Pixel Data element header")
-        vr = bytes(buffer[offset + 4 : offset + 6])
+        vr = bytes(head[offset + 4 : offset + 6])
         if vr in (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN"):
-            length = struct.unpack("<I" if little else ">I", buffer[offset + 8 : offset + 12])[0]
+            length = struct.unpack("<I" if little else ">I", head[offset + 8 : offset + 12])[0]
             start = offset + 12
         else:
-            length = struct.unpack("<H" if little else ">H", buffer[offset + 6 : offset + 8])[0]
+            length = struct.unpack("<H" if little else ">H", head[offset + 6 : offset + 8])[0]
             start = offset + 8
     else:
         if offset + 8 > size:
             raise InvalidDicomError("file is truncated inside the Pixel Data element header")
-        length = struct.unpack("<I", buffer[offset + 4 : offset + 8])[0]
+        length = struct.unpack("<I", head[offset + 4 : offset + 8])[0]
         start = offset + 8
     if length == 0xFFFFFFFF:
-        if bytes(buffer[-4096:]).rfind(_SEQ_DELIMITER) < 0 and (
-            bytes(buffer[start:]).rfind(_SEQ_DELIMITER) < 0
+        if bytes(tail).rfind(_SEQ_DELIMITER) < 0 and (
+            whole is None or bytes(whole[start:]).rfind(_SEQ_DELIMITER) < 0
         ):
-            raise InvalidDicomError(
+            raise _NoDelimiterError(
                 "encapsulated Pixel Data has no sequence delimiter: the file is truncated"
             )
     elif start + length > size:
@@ -112,6 +122,27 @@ def _check_pixel_element(buffer: memoryview, offset: int, explicit: bool, little
             f"Pixel Data declares {length} bytes but only {size - start} follow: "
             "the file is truncated"
         )
+
+
+def _check_pixel_element_in_file(fp: BinaryIO, offset: int, size: int, explicit: bool,
+                                 little: bool) -> None:
+    """:func:`_check_pixel_element` for an open file, reading only what it needs."""
+    fp.seek(offset)
+    head = b"\0" * offset + fp.read(12)
+    fp.seek(max(0, size - 65536))
+    tail = fp.read()
+    try:
+        _check_pixel_element(head, offset, size, tail, explicit, little)
+    except _NoDelimiterError:
+        # the delimiter may sit before a long trailer: look through the whole value
+        fp.seek(offset)
+        carry = b""
+        while block := fp.read(1 << 20):
+            if (carry + block).find(_SEQ_DELIMITER) >= 0:
+                break
+            carry = block[-3:]
+        else:
+            raise
 
 
 def parse_instance(
@@ -185,9 +216,13 @@ def parse_instance(
         if tag_le in _PIXEL_TAGS or (not little and tag in (b"\x7f\xe0\x00\x10",)):
             pixel_offset = end
             deflated = uid.is_transfer_syntax and uid.is_deflated
-            if view is not None and not deflated and complete:
+            if not deflated and complete:
                 try:
-                    _check_pixel_element(view, end, explicit, little)
+                    if view is not None:
+                        _check_pixel_element(view, end, size, view[-4096:], explicit, little,
+                                             whole=view)
+                    else:
+                        _check_pixel_element_in_file(fp, end, size, explicit, little)
                 except InvalidDicomError as exc:
                     raise InvalidDicomError(str(exc), sop_uid=sop_uid,
                                             sop_class_uid=sop_class) from None
@@ -225,24 +260,34 @@ def probe_header(prefix: bytes, *, max_header_bytes: int | None = None
     return parsed
 
 
-def complete_header(parsed: ParsedInstance, data: bytes) -> ParsedInstance:
-    """A header probed from a prefix, checked against the whole file ``data``.
+def complete_header(parsed: ParsedInstance, head: bytes | memoryview, size: int,
+                    tail: bytes | memoryview) -> ParsedInstance:
+    """A header probed from a prefix, checked against the whole file.
+
+    Parameters
+    ----------
+    parsed
+        What :func:`probe_header` returned for ``head``.
+    head, size, tail
+        The file's first bytes (those probed), its length and its last bytes (4 KiB or
+        more): all that is needed to see that Pixel Data is complete.
 
     Raises
     ------
     InvalidDicomError
-        Pixel Data is truncated; the error names the instance.
+        Pixel Data is truncated (or its end is not within ``tail``); the error names the
+        instance. A caller holding the whole file may check with :func:`parse_instance`.
     """
     ts = UID(parsed.transfer_syntax)
     little = ts.is_little_endian if ts.is_transfer_syntax else True
     explicit = ts.is_implicit_VR is False if ts.is_transfer_syntax else True
     if parsed.pixel_offset is not None and not (ts.is_transfer_syntax and ts.is_deflated):
         try:
-            _check_pixel_element(memoryview(data), parsed.pixel_offset, explicit, little)
+            _check_pixel_element(head, parsed.pixel_offset, size, tail, explicit, little)
         except InvalidDicomError as exc:
             raise InvalidDicomError(str(exc), sop_uid=parsed.sop_uid,
                                     sop_class_uid=parsed.sop_class_uid) from None
-    return replace(parsed, size=len(data))
+    return replace(parsed, size=size)
 
 
 def text(ds: Dataset, keyword: str, limit: int = 324) -> str:
