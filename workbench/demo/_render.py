@@ -8,6 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from workbench.demo._base import check_image
+from workbench.demo._noise import FieldBank
+from workbench.demo.phantoms import ellipse_form
 from workbench.demo.waveform import ecg_signals
 
 F32 = npt.NDArray[np.float32]
@@ -18,6 +21,42 @@ def systole(time_s: float, heart_rate: float) -> float:
     """Contraction 0..1 at `time_s`: a half-sine during the first 35 % of each beat."""
     phase = (time_s * heart_rate / 60.0) % 1.0
     return math.sin(math.pi * phase / 0.35) if phase < 0.35 else 0.0
+
+
+@dataclass(frozen=True)
+class Loop:
+    """Size and timing of a cine loop of a beating heart; checks its size.
+
+    Parameters
+    ----------
+    n_frames, rows, columns
+        At most 10000 frames of at least 16 x 16 pixels.
+    frame_rate, heart_rate
+        Frames per second and beats per minute.
+    """
+
+    n_frames: int
+    rows: int
+    columns: int
+    frame_rate: float
+    heart_rate: float
+
+    def __post_init__(self) -> None:
+        check_image("NumberOfFrames", self.n_frames, 10000, self.rows, self.columns, 16)
+
+    @property
+    def frame_time_ms(self) -> float:
+        """Milliseconds from one frame to the next."""
+        return 1000.0 / self.frame_rate
+
+    def contraction(self, frame: int) -> float:
+        """Return :func:`systole` at the time of `frame`."""
+        return systole(frame * self.frame_time_ms / 1000.0, self.heart_rate)
+
+    def pixel_grid(self) -> tuple[F32, F32]:
+        """Return the row and column index of every pixel, float32."""
+        y, x = np.mgrid[0 : self.rows, 0 : self.columns].astype(np.float32)
+        return y, x
 
 
 @dataclass(frozen=True)
@@ -42,22 +81,10 @@ class Sector:
 
 
 def _ellipse(x: F32, y: F32, cx: float, cy: float, a: float, b: float, rot: float) -> F32:
-    c, s = np.float32(math.cos(rot)), np.float32(math.sin(rot))
-    du, dv = x - np.float32(cx), y - np.float32(cy)
-    q: F32 = np.square((c * du + s * dv) / np.float32(a))
-    q += np.square((c * dv - s * du) / np.float32(b))
-    return q
+    return ellipse_form(x - np.float32(cx), y - np.float32(cy), a, b, rot)
 
 
-def render_echo(
-    n_frames: int,
-    rows: int,
-    columns: int,
-    *,
-    frame_time_ms: float,
-    heart_rate: float,
-    rng: np.random.Generator,
-) -> tuple[U8, Sector]:
+def render_echo(loop: Loop, rng: np.random.Generator) -> tuple[U8, Sector]:
     """Render an apical four-chamber-like echo cine, RGB.
 
     Returns
@@ -68,10 +95,11 @@ def render_echo(
     sector : Sector
         The sector geometry, for the ultrasound region calibration.
     """
+    n_frames, rows, columns = loop.n_frames, loop.rows, loop.columns
     radius = 0.8 * rows
     half_angle = min(math.radians(40.0), math.asin(min(1.0, 0.47 * columns / radius)))
     sector = Sector(columns / 2.0, 0.05 * rows, radius, half_angle)
-    y, x = np.mgrid[0:rows, 0:columns].astype(np.float32)
+    y, x = loop.pixel_grid()
     # normalised sector coordinates: depth 0..1, lateral in radii
     sx = (x - np.float32(sector.apex_x)) / np.float32(radius)
     sy = (y - np.float32(sector.apex_y)) / np.float32(radius)
@@ -80,14 +108,15 @@ def render_echo(
     gain = (1.0 - 0.45 * depth).astype(np.float32)
     speckle = rng.rayleigh(0.8, size=(4, rows + 16, columns + 16)).astype(np.float32)
     speckle = (speckle + np.roll(speckle, 1, axis=2) + np.roll(speckle, 2, axis=2)) / np.float32(3)
-    trace_uv = ecg_signals(max(columns, 2), columns / 2.5, rng, heart_rate=heart_rate)[:, 1]
+    speckles = FieldBank(speckle, (rows, columns))
+    trace_uv = ecg_signals(max(columns, 2), columns / 2.5, rng, heart_rate=loop.heart_rate)[:, 1]
     strip_top, strip_h = int(0.86 * rows), max(int(0.1 * rows), 2)
     trace_y = np.clip(strip_top + strip_h * (0.7 - trace_uv / 2500.0), 0, rows - 1).astype(int)
     frames = np.zeros((n_frames, rows, columns, 3), dtype=np.uint8)
     cols = np.arange(columns)
     x_mark = min(columns - 1, int(sector.apex_x + radius * math.sin(half_angle)) + 4)
     for f in range(n_frames):
-        c = systole(f * frame_time_ms / 1000.0, heart_rate)
+        c = loop.contraction(f)
         lv = _ellipse(sx, sy, 0.1, 0.46, 0.13 * (1 - 0.2 * c), 0.28 * (1 - 0.1 * c), -0.15)
         rv = _ellipse(sx, sy, -0.17, 0.48, 0.085 * (1 - 0.15 * c), 0.22 * (1 - 0.08 * c), 0.2)
         la = _ellipse(sx, sy, 0.09, 0.84, 0.11 * (1 + 0.1 * c), 0.09 * (1 + 0.1 * c), 0.0)
@@ -97,9 +126,7 @@ def render_echo(
         tissue[(heart > 0.86) & (heart <= 1.0)] = 1.0  # pericardium
         blood = (lv <= 1.0) | (rv <= 1.0) | (la <= 1.0) | (ra <= 1.0)
         tissue[blood] = 0.05
-        k = f % len(speckle)
-        dy, dx = int(rng.integers(0, 16)), int(rng.integers(0, 16))
-        image = tissue * gain * speckle[k, dy : dy + rows, dx : dx + columns] * 255.0
+        image = tissue * gain * speckles.frame(f, rng) * 255.0
         gray = np.where(inside, np.clip(image, 0, 255), 0).astype(np.uint8)
         frame = frames[f]
         frame[...] = gray[..., None]
@@ -192,15 +219,7 @@ def _stamp(disks: list[Disk], rows: int, columns: int) -> tuple[F32, F32]:
     return opacity, arrival
 
 
-def render_angio(
-    n_frames: int,
-    rows: int,
-    columns: int,
-    *,
-    frame_time_ms: float,
-    heart_rate: float,
-    rng: np.random.Generator,
-) -> tuple[U8, float]:
+def render_angio(loop: Loop, rng: np.random.Generator) -> tuple[U8, float]:
     """Render a left coronary angiogram run, MONOCHROME2 (vessels dark).
 
     Contrast arrives at the ostium after a few frames, fills the tree along its length and
@@ -213,31 +232,32 @@ def render_angio(
     radius : float
         Radius in pixels of the circular field of view (the shutter).
     """
+    n_frames, rows, columns = loop.n_frames, loop.rows, loop.columns
     size = float(min(rows, columns))
     tree, catheter_disks = _vessel_tree(rng, size)
     opacity, arrival = _stamp(tree, rows, columns)
     catheter, _ = _stamp(catheter_disks, rows, columns)
     finite = arrival[np.isfinite(arrival)]
     longest = float(finite.max()) if finite.size else 1.0
-    y, x = np.mgrid[0:rows, 0:columns].astype(np.float32)
+    y, x = loop.pixel_grid()
     u, v = (x - columns / 2) / np.float32(size), (y - rows / 2) / np.float32(size)
     background = 175.0 + 30.0 * u - 15.0 * v
     background -= 28.0 * np.exp(-(((u - 0.05) / 0.07) ** 2))  # spine
     background -= 45.0 * (((u - 0.25) / 0.4) ** 2 + ((v - 0.55) / 0.25) ** 2 <= 1.0)  # diaphragm
     fov_radius = 0.49 * size
     fov = (u * size) ** 2 + (v * size) ** 2 <= fov_radius**2
-    noise = rng.normal(0.0, 3.5, size=(3, rows + 8, columns + 8)).astype(np.float32)
+    noise = FieldBank(
+        rng.normal(0.0, 3.5, size=(3, rows + 8, columns + 8)).astype(np.float32), (rows, columns)
+    )
     frames = np.zeros((n_frames, rows, columns), dtype=np.uint8)
     amplitude = 0.025 * size
     for f in range(n_frames):
-        seconds = f * frame_time_ms / 1000.0
-        c = systole(seconds, heart_rate)
+        c = loop.contraction(f)
         shift_x, shift_y = round(amplitude * c), round(-0.6 * amplitude * c)
         front = longest * min(1.05, max(0.0, (f - 0.1 * n_frames) / (0.35 * n_frames)))
         washout = 1.0 - 0.6 * min(1.0, max(0.0, (f - 0.75 * n_frames) / (0.25 * n_frames)))
         filled = np.where(arrival < front, opacity, np.float32(0.0)) * np.float32(washout)
         filled = np.roll(np.maximum(filled, 0.5 * catheter), (shift_y, shift_x), axis=(0, 1))
-        k, dy, dx = f % 3, int(rng.integers(0, 8)), int(rng.integers(0, 8))
-        image = background * (1.0 - 0.62 * filled) + noise[k, dy : dy + rows, dx : dx + columns]
+        image = background * (1.0 - 0.62 * filled) + noise.frame(f, rng)
         frames[f] = np.where(fov, np.clip(image, 0, 255), 0).astype(np.uint8)
     return frames, fov_radius

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.tag import Tag
 
-from workbench.demo._base import (
-    base_dataset,
-    check_size,
-    ds_list,
-    ds_str,
-    finish,
-    make_uid,
-    pixel_module,
-    series_info,
-    study_info,
-)
-from workbench.demo._render import Sector, render_angio, render_echo
+from workbench.demo._base import ds_list, ds_str
+from workbench.demo._image import content_timing, multi_frame, pixel_module, uncompressed
+from workbench.demo._modules import SeriesKind, Study, finish, new_series
+from workbench.demo._render import Loop, Sector, render_angio, render_echo
 from workbench.demo._seed import seeded_rng
 from workbench.demo.patients import DemoPatient
 
@@ -25,30 +16,23 @@ __all__ = ["US_MULTIFRAME_IMAGE_STORAGE", "XA_IMAGE_STORAGE", "us_cine", "xa_cin
 
 US_MULTIFRAME_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
 XA_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.12.1"
-_FRAME_TIME = Tag(0x0018, 0x1063)
+_US = SeriesKind(US_MULTIFRAME_IMAGE_STORAGE, "US", "SYNTH-US S5")
+_XA = SeriesKind(XA_IMAGE_STORAGE, "XA", "SYNTH-XA 20")
 
 
-def _cine(ds: Dataset, *, n_frames: int, frame_rate: float) -> None:
-    """Set the Multi-frame and Cine module attributes (frames step in Frame Time)."""
-    ds.NumberOfFrames = n_frames
-    ds.FrameIncrementPointer = _FRAME_TIME
-    ds.FrameTime = ds_str(1000.0 / frame_rate)
-    ds.CineRate = round(frame_rate)
-    ds.RecommendedDisplayFrameRate = round(frame_rate)
-    ds.ActualFrameDuration = round(1000.0 / frame_rate)
-    ds.StartTrim = 1
-    ds.StopTrim = n_frames
-    ds.PreferredPlaybackSequencing = 0
-
-
-def _image_common(ds: Dataset, time: str) -> None:
-    ds.InstanceNumber = 1
+def _cine_image(ds: Dataset, loop: Loop) -> None:
+    """Set General Image, Multi-frame and Cine attributes (frames step in Frame Time)."""
     ds.PatientOrientation = ""
-    ds.ContentDate = ds.StudyDate
-    ds.ContentTime = time
-    ds.AcquisitionDateTime = ds.StudyDate + time
-    ds.LossyImageCompression = "00"
-    ds.BurnedInAnnotation = "NO"
+    content_timing(ds, datetime=True)
+    uncompressed(ds)
+    multi_frame(ds, loop.n_frames, "FrameTime")
+    ds.FrameTime = ds_str(loop.frame_time_ms)
+    ds.CineRate = round(loop.frame_rate)
+    ds.RecommendedDisplayFrameRate = round(loop.frame_rate)
+    ds.ActualFrameDuration = round(loop.frame_time_ms)
+    ds.StartTrim = 1
+    ds.StopTrim = loop.n_frames
+    ds.PreferredPlaybackSequencing = 0
 
 
 def _region(sector: Sector, depth_cm: float, frequency_khz: int) -> Dataset:
@@ -122,44 +106,22 @@ def us_cine(
     Dataset
         One multi-frame instance, with file meta.
     """
-    check_size("NumberOfFrames", n_frames, 1, 10000)
-    check_size("Rows", rows, 16)
-    check_size("Columns", columns, 16)
+    loop = Loop(n_frames, rows, columns, frame_rate, heart_rate)
     if frame_rate <= 0 or depth_cm <= 0:
         raise ValueError("frame_rate and depth_cm must be positive")
-    study = study_info(
-        patient,
-        seed=seed,
-        study_uid=study_uid,
-        study_date=study_date,
-        study_time=study_time,
-        accession=accession,
-        study_description=study_description,
-        referring_physician=referring_physician,
+    study = Study(
+        study_uid, study_date, study_time, accession, study_description, referring_physician
     )
-    series = series_info(
-        study,
-        seed=seed,
-        modality="US",
-        number=series_number,
-        description=description,
-        body_part=body_part,
-        model="SYNTH-US S5",
-    )
-    ds = base_dataset(US_MULTIFRAME_IMAGE_STORAGE, patient, study, series)
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "TTE", "0001"]
-    _image_common(ds, series.time)
+    ds = new_series(_US, patient, seed, study, series_number, description, body_part)
     pixel_module(ds, rows=rows, columns=columns, bits_allocated=8, bits_stored=8, photometric="RGB")
-    _cine(ds, n_frames=n_frames, frame_rate=frame_rate)
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "TTE", "0001"]
+    _cine_image(ds, loop)
     ds.HeartRate = round(heart_rate)
     ds.TransducerType = "SECTOR_PHASED"
-    rng = seeded_rng(seed, 3)
-    frames, sector = render_echo(
-        n_frames, rows, columns, frame_time_ms=1000.0 / frame_rate, heart_rate=heart_rate, rng=rng
-    )
+    frames, sector = render_echo(loop, seeded_rng(seed, 3))
     ds.SequenceOfUltrasoundRegions = Sequence([_region(sector, depth_cm, 2500)])
     ds.PixelData = frames.tobytes()
-    return finish(ds, make_uid("sop", series.uid, 1))
+    return finish(ds, 1)
 
 
 def xa_cine(
@@ -214,36 +176,17 @@ def xa_cine(
     Dataset
         One multi-frame instance, with file meta.
     """
-    check_size("NumberOfFrames", n_frames, 1, 10000)
-    check_size("Rows", rows, 16)
-    check_size("Columns", columns, 16)
+    loop = Loop(n_frames, rows, columns, frame_rate, heart_rate)
     if frame_rate <= 0 or not 0 < source_to_patient < source_to_detector:
         raise ValueError("need frame_rate > 0 and 0 < source_to_patient < source_to_detector")
-    study = study_info(
-        patient,
-        seed=seed,
-        study_uid=study_uid,
-        study_date=study_date,
-        study_time=study_time,
-        accession=accession,
-        study_description=study_description,
-        referring_physician=referring_physician,
+    study = Study(
+        study_uid, study_date, study_time, accession, study_description, referring_physician
     )
-    series = series_info(
-        study,
-        seed=seed,
-        modality="XA",
-        number=series_number,
-        description=description,
-        body_part=body_part,
-        model="SYNTH-XA 20",
-    )
-    ds = base_dataset(XA_IMAGE_STORAGE, patient, study, series)
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "SINGLE PLANE"]
-    _image_common(ds, series.time)
+    ds = new_series(_XA, patient, seed, study, series_number, description, body_part)
     pixel_module(ds, rows=rows, columns=columns, bits_allocated=8, bits_stored=8)
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "SINGLE PLANE"]
+    _cine_image(ds, loop)
     ds.PixelIntensityRelationship = "LIN"
-    _cine(ds, n_frames=n_frames, frame_rate=frame_rate)
     ds.KVP = "80"
     ds.RadiationSetting = "GR"
     ds.XRayTubeCurrent = 600
@@ -262,12 +205,9 @@ def xa_cine(
     ds.FieldOfViewDimensions = [round(field)]
     ds.ContrastBolusAgent = "IOPAMIDOL 370"
     ds.ContrastBolusRoute = "INTRA-ARTERIAL"
-    rng = seeded_rng(seed, 4)
-    frames, radius = render_angio(
-        n_frames, rows, columns, frame_time_ms=1000.0 / frame_rate, heart_rate=heart_rate, rng=rng
-    )
+    frames, radius = render_angio(loop, seeded_rng(seed, 4))
     ds.ShutterShape = "CIRCULAR"
     ds.CenterOfCircularShutter = [rows // 2, columns // 2]
     ds.RadiusOfCircularShutter = int(radius)
     ds.PixelData = frames.tobytes()
-    return finish(ds, make_uid("sop", series.uid, 1))
+    return finish(ds, 1)

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import ParamSpec
 
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
-from workbench.demo._base import (
+from workbench.demo._base import check_image, ds_str, half_extent
+from workbench.demo._image import (
+    AXIAL,
     Template,
-    base_dataset,
-    check_size,
-    ds_list,
-    ds_str,
-    finish,
-    make_uid,
+    centred_position,
+    content_timing,
+    frame_of_reference,
     pixel_module,
-    series_info,
-    study_info,
+    uncompressed,
+    voxel_size,
 )
+from workbench.demo._modules import SeriesKind, Study, finish, new_series
 from workbench.demo._seed import seeded_rng
 from workbench.demo.patients import DemoPatient
 from workbench.demo.phantoms import ChestPhantom, Grid, HeadPhantom, NoiseBank
@@ -28,6 +31,8 @@ __all__ = ["CT_IMAGE_STORAGE", "MR_IMAGE_STORAGE", "iter_ct_series", "mr_series"
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
+_CT = SeriesKind(CT_IMAGE_STORAGE, "CT", "SYNTH-CT 64")
+_MR = SeriesKind(MR_IMAGE_STORAGE, "MR", "SYNTH-MR 1.5T")
 
 # Hounsfield units per label of phantoms.CHEST_LABELS / HEAD_LABELS
 _HU_CHEST = (-1000, -100, 40, -820, 30, 45, 170, 900, 320, 60, 200, 700)
@@ -37,50 +42,102 @@ _MR_T1_HEAD = (0, 720, 40, 140, 430, 610, 140, 110, 560, 820)
 _HEAD_PARTS = ("HEAD", "BRAIN", "SKULL")
 _INTERCEPT = -1024
 
-
-def _plane(
-    ds: Dataset,
-    *,
-    k: int,
-    n: int,
-    spacing: float,
-    rows: int,
-    columns: int,
-    pixel_spacing: float,
-) -> None:
-    """Set the Image Plane attributes of slice `k` of an axial stack (cranial first)."""
-    z = (n - 1) * spacing / 2 - k * spacing
-    x0 = -pixel_spacing * (columns - 1) / 2
-    y0 = -pixel_spacing * (rows - 1) / 2
-    ds.ImagePositionPatient = ds_list([x0, y0, z])
-    ds.SliceLocation = ds_str(z)
-    ds.InstanceNumber = k + 1
+P = ParamSpec("P")
 
 
-def _common_plane_template(
-    ds: Dataset,
-    *,
-    rows: int,
-    columns: int,
-    pixel_spacing: float,
-    slice_thickness: float,
-    spacing: float,
-    for_uid: str,
-) -> None:
-    ds.FrameOfReferenceUID = for_uid
-    ds.PositionReferenceIndicator = ""
-    ds.PatientPosition = "HFS"
-    ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
-    ds.PixelSpacing = ds_list([pixel_spacing, pixel_spacing])
-    ds.SliceThickness = ds_str(slice_thickness)
-    ds.SpacingBetweenSlices = ds_str(spacing)
-    ds.AcquisitionNumber = 1
-    ds.AcquisitionDate = ds.StudyDate
-    ds.ContentDate = ds.StudyDate
-    ds.AcquisitionTime = ds.SeriesTime
-    ds.ContentTime = ds.SeriesTime
-    ds.LossyImageCompression = "00"
-    ds.BurnedInAnnotation = "NO"
+@dataclass(frozen=True)
+class _Stack:
+    """An axial stack of unsigned 12-bit slices centred on the z axis, cranial first.
+
+    Creating one checks its size: 1 to 100000 slices of at least 8 x 8 pixels.
+    """
+
+    n_slices: int
+    rows: int
+    columns: int
+    pixel_spacing: float
+    slice_thickness: float
+    spacing: float
+
+    def __post_init__(self) -> None:
+        check_image("n_slices", self.n_slices, 100000, self.rows, self.columns, 8)
+
+    def depth(self, k: int) -> float:
+        """Relative position 0..1 of slice `k` along the stack."""
+        return k / max(self.n_slices - 1, 1)
+
+    def describe(self, ds: Dataset) -> None:
+        """Set the attributes every slice shares: frame of reference, orientation, voxel
+        size, acquisition and Image Pixel.
+        """
+        frame_of_reference(ds)
+        ds.PatientPosition = "HFS"
+        ds.ImageOrientationPatient = list(AXIAL)
+        voxel_size(ds, self.pixel_spacing, self.slice_thickness, self.spacing)
+        ds.AcquisitionNumber = 1
+        content_timing(ds, datetime=False)
+        uncompressed(ds)
+        pixel_module(ds, rows=self.rows, columns=self.columns, bits_allocated=16, bits_stored=12)
+
+    def slices(self, template: Dataset, pixels: Iterable[bytes]) -> Iterator[Dataset]:
+        """Yield copies of `template`, one per slice of `pixels`, placed and numbered."""
+        copies = Template(template)
+        for k, data in enumerate(pixels):
+            ds = copies.new()
+            z = half_extent(self.spacing, self.n_slices) - k * self.spacing
+            ds.ImagePositionPatient = centred_position(
+                self.pixel_spacing, self.rows, self.columns, z
+            )
+            ds.SliceLocation = ds_str(z)
+            ds.PixelData = data
+            yield finish(ds, k + 1)
+
+
+def _as_list(
+    generator: Callable[P, Iterator[Dataset]], name: str, doc: str
+) -> Callable[P, list[Dataset]]:
+    """Return a function of `generator`'s parameters that returns its datasets as a list."""
+
+    def collect(*args: P.args, **kwargs: P.kwargs) -> list[Dataset]:
+        return list(generator(*args, **kwargs))
+
+    collect.__name__ = collect.__qualname__ = name
+    collect.__doc__ = doc
+    signature = inspect.signature(generator).replace(return_annotation="list[Dataset]")
+    collect.__signature__ = signature  # type: ignore[attr-defined]
+    return collect
+
+
+def _ct_pixels(stack: _Stack, head: bool, rng: np.random.Generator) -> Iterator[bytes]:
+    """Yield the Pixel Data of each CT slice: phantom labels mapped to HU, plus noise."""
+    grid = Grid(stack.rows, stack.columns)
+    phantom = HeadPhantom(grid, rng) if head else ChestPhantom(grid, rng)
+    lut = np.asarray(_HU_HEAD if head else _HU_CHEST, dtype=np.int16) - np.int16(_INTERCEPT)
+    noise = NoiseBank(rng, grid.shape, sigma=9.0, limit=24.0)
+    last_labels: npt.NDArray[np.uint8] | None = None
+    base = np.zeros(grid.shape, dtype=np.int16)
+    for k in range(stack.n_slices):
+        labels = phantom.labels(stack.depth(k))
+        if labels is not last_labels:
+            base = lut[labels]
+            last_labels = labels
+        pixels = base + noise.window(rng)
+        yield pixels.astype("<u2", copy=False).tobytes()
+
+
+def _mr_pixels(stack: _Stack, rng: np.random.Generator) -> Iterator[bytes]:
+    """Yield the Pixel Data of each MR slice: T1 signal, coil bias and Rician noise."""
+    grid = Grid(stack.rows, stack.columns)
+    phantom = HeadPhantom(grid, rng)
+    lut = np.asarray(_MR_T1_HEAD, dtype=np.float32)
+    cu, cv = (float(x) for x in rng.uniform(-0.15, 0.15, size=2))
+    bias = (1.0 + cu * grid.u + cv * grid.v - 0.08 * (grid.u**2 + grid.v**2)).astype(np.float32)
+    sigma = np.float32(14.0)
+    for k in range(stack.n_slices):
+        signal = lut[phantom.labels(stack.depth(k))] * bias
+        re = signal + sigma * rng.standard_normal(grid.shape, dtype=np.float32)
+        im = sigma * rng.standard_normal(grid.shape, dtype=np.float32)
+        yield np.clip(np.rint(np.hypot(re, im)), 0, 4095).astype("<u2").tobytes()
 
 
 def iter_ct_series(
@@ -107,42 +164,16 @@ def iter_ct_series(
 
     Parameters and returned datasets are those of :func:`ct_series`.
     """
-    check_size("n_slices", n_slices, 1, 100000)
-    check_size("Rows", rows, 8)
-    check_size("Columns", columns, 8)
     spacing = slice_thickness if spacing_between_slices is None else spacing_between_slices
+    stack = _Stack(n_slices, rows, columns, pixel_spacing, slice_thickness, spacing)
     head = body_part.upper() in _HEAD_PARTS
-    study = study_info(
-        patient,
-        seed=seed,
-        study_uid=study_uid,
-        study_date=study_date,
-        study_time=study_time,
-        accession=accession,
-        study_description=study_description,
-        referring_physician=referring_physician,
+    study = Study(
+        study_uid, study_date, study_time, accession, study_description, referring_physician
     )
-    series = series_info(
-        study,
-        seed=seed,
-        modality="CT",
-        number=series_number,
-        description=description or f"AXIAL {slice_thickness:g}mm {body_part}",
-        body_part=body_part,
-        model="SYNTH-CT 64",
-    )
-    tpl = base_dataset(CT_IMAGE_STORAGE, patient, study, series)
+    description = description or f"AXIAL {slice_thickness:g}mm {body_part}"
+    tpl = new_series(_CT, patient, seed, study, series_number, description, body_part)
     tpl.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    _common_plane_template(
-        tpl,
-        rows=rows,
-        columns=columns,
-        pixel_spacing=pixel_spacing,
-        slice_thickness=slice_thickness,
-        spacing=spacing,
-        for_uid=make_uid("for", series.uid),
-    )
-    pixel_module(tpl, rows=rows, columns=columns, bits_allocated=16, bits_stored=12)
+    stack.describe(tpl)
     tpl.RescaleIntercept = str(_INTERCEPT)
     tpl.RescaleSlope = "1"
     tpl.RescaleType = "HU"
@@ -163,55 +194,12 @@ def iter_ct_series(
     tpl.Exposure = 100
     tpl.ConvolutionKernel = "BONE" if head else "STANDARD"
     tpl.ScanOptions = "HELICAL MODE"
-
-    template = Template(tpl)
-    rng = seeded_rng(seed, 1)
-    grid = Grid(rows, columns)
-    phantom = HeadPhantom(grid, rng) if head else ChestPhantom(grid, rng)
-    lut = np.asarray(_HU_HEAD if head else _HU_CHEST, dtype=np.int16) - np.int16(_INTERCEPT)
-    noise = NoiseBank(rng, (rows, columns), sigma=9.0, limit=24.0)
-    last_labels: npt.NDArray[np.uint8] | None = None
-    base = np.zeros((rows, columns), dtype=np.int16)
-    for k in range(n_slices):
-        labels = phantom.labels(k / max(n_slices - 1, 1))
-        if labels is not last_labels:
-            base = lut[labels]
-            last_labels = labels
-        pixels = base + noise.window(rng)
-        ds = template.new()
-        _plane(
-            ds,
-            k=k,
-            n=n_slices,
-            spacing=spacing,
-            rows=rows,
-            columns=columns,
-            pixel_spacing=pixel_spacing,
-        )
-        ds.PixelData = pixels.astype("<u2", copy=False).tobytes()
-        yield finish(ds, make_uid("sop", series.uid, k + 1))
+    yield from stack.slices(tpl, _ct_pixels(stack, head, seeded_rng(seed, 1)))
 
 
-def ct_series(
-    patient: DemoPatient,
-    *,
-    seed: int,
-    n_slices: int = 64,
-    rows: int = 512,
-    columns: int = 512,
-    pixel_spacing: float = 0.7,
-    slice_thickness: float = 2.5,
-    spacing_between_slices: float | None = None,
-    study_uid: str | None = None,
-    study_date: str = "20260101",
-    study_time: str = "090000",
-    accession: str = "",
-    study_description: str = "",
-    referring_physician: str = "",
-    body_part: str = "CHEST",
-    series_number: int = 1,
-    description: str = "",
-) -> list[Dataset]:
+ct_series = _as_list(
+    iter_ct_series,
+    "ct_series",
     """Return an axial CT series of a digital phantom (CT Image Storage).
 
     The chest phantom has fat (-100 HU), soft tissue (40), lungs (-820) with vessels,
@@ -240,28 +228,8 @@ def ct_series(
     -------
     list of Dataset
         One dataset per slice, with file meta (Explicit VR Little Endian).
-    """
-    return list(
-        iter_ct_series(
-            patient,
-            seed=seed,
-            n_slices=n_slices,
-            rows=rows,
-            columns=columns,
-            pixel_spacing=pixel_spacing,
-            slice_thickness=slice_thickness,
-            spacing_between_slices=spacing_between_slices,
-            study_uid=study_uid,
-            study_date=study_date,
-            study_time=study_time,
-            accession=accession,
-            study_description=study_description,
-            referring_physician=referring_physician,
-            body_part=body_part,
-            series_number=series_number,
-            description=description,
-        )
-    )
+    """,
+)
 
 
 def mr_series(
@@ -304,40 +272,13 @@ def mr_series(
     list of Dataset
         One dataset per slice.
     """
-    check_size("n_slices", n_slices, 1, 100000)
-    check_size("Rows", rows, 8)
-    check_size("Columns", columns, 8)
-    study = study_info(
-        patient,
-        seed=seed,
-        study_uid=study_uid,
-        study_date=study_date,
-        study_time=study_time,
-        accession=accession,
-        study_description=study_description,
-        referring_physician=referring_physician,
+    stack = _Stack(n_slices, rows, columns, pixel_spacing, slice_thickness, spacing_between_slices)
+    study = Study(
+        study_uid, study_date, study_time, accession, study_description, referring_physician
     )
-    series = series_info(
-        study,
-        seed=seed,
-        modality="MR",
-        number=series_number,
-        description=description,
-        body_part=body_part,
-        model="SYNTH-MR 1.5T",
-    )
-    tpl = base_dataset(MR_IMAGE_STORAGE, patient, study, series)
+    tpl = new_series(_MR, patient, seed, study, series_number, description, body_part)
     tpl.ImageType = ["ORIGINAL", "PRIMARY", "OTHER"]
-    _common_plane_template(
-        tpl,
-        rows=rows,
-        columns=columns,
-        pixel_spacing=pixel_spacing,
-        slice_thickness=slice_thickness,
-        spacing=spacing_between_slices,
-        for_uid=make_uid("for", series.uid),
-    )
-    pixel_module(tpl, rows=rows, columns=columns, bits_allocated=16, bits_stored=12)
+    stack.describe(tpl)
     tpl.ScanningSequence = "SE"
     tpl.SequenceVariant = "SP"
     tpl.ScanOptions = ""
@@ -357,32 +298,4 @@ def mr_series(
     tpl.ReceiveCoilName = "HEAD"
     tpl.WindowCenter = "420"
     tpl.WindowWidth = "900"
-
-    template = Template(tpl)
-    rng = seeded_rng(seed, 2)
-    grid = Grid(rows, columns)
-    phantom = HeadPhantom(grid, rng)
-    lut = np.asarray(_MR_T1_HEAD, dtype=np.float32)
-    cu, cv = (float(x) for x in rng.uniform(-0.15, 0.15, size=2))
-    bias = (1.0 + cu * grid.u + cv * grid.v - 0.08 * (grid.u**2 + grid.v**2)).astype(np.float32)
-    sigma = np.float32(14.0)
-    datasets: list[Dataset] = []
-    for k in range(n_slices):
-        t = k / max(n_slices - 1, 1)
-        signal = lut[phantom.labels(t)] * bias
-        re = signal + sigma * rng.standard_normal((rows, columns), dtype=np.float32)
-        im = sigma * rng.standard_normal((rows, columns), dtype=np.float32)
-        magnitude = np.clip(np.rint(np.hypot(re, im)), 0, 4095).astype("<u2")
-        ds = template.new()
-        _plane(
-            ds,
-            k=k,
-            n=n_slices,
-            spacing=spacing_between_slices,
-            rows=rows,
-            columns=columns,
-            pixel_spacing=pixel_spacing,
-        )
-        ds.PixelData = magnitude.tobytes()
-        datasets.append(finish(ds, make_uid("sop", series.uid, k + 1)))
-    return datasets
+    return list(stack.slices(tpl, _mr_pixels(stack, seeded_rng(seed, 2))))

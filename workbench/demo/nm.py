@@ -6,28 +6,26 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.tag import Tag
 
-from workbench.demo._base import (
-    add_seconds,
-    base_dataset,
-    check_size,
-    code_item,
-    ds_list,
-    ds_str,
-    finish,
-    make_uid,
+from workbench.demo._base import add_seconds, check_size, ds_str, half_extent
+from workbench.demo._image import (
+    AXIAL,
+    centred_position,
+    content_timing,
+    frame_of_reference,
+    multi_frame,
     pixel_module,
-    series_info,
-    study_info,
+    uncompressed,
+    voxel_size,
 )
+from workbench.demo._modules import SeriesKind, Study, code_item, finish, new_series
 from workbench.demo._seed import seeded_rng
 from workbench.demo.patients import DemoPatient
 
 __all__ = ["NM_IMAGE_STORAGE", "nm_study", "perfusion_volume"]
 
 NM_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.20"
-_SLICE_VECTOR = Tag(0x0054, 0x0080)
+_NM = SeriesKind(NM_IMAGE_STORAGE, "NM", "SYNTH-NM DUAL HEAD")
 F64 = npt.NDArray[np.float64]
 
 
@@ -131,58 +129,8 @@ def _isotope(ds: Dataset, *, dose_mbq: float, injection_time: str) -> None:
     ds.RadiopharmaceuticalInformationSequence = Sequence([pharm])
 
 
-def _nm_series(
-    patient: DemoPatient,
-    *,
-    seed: int,
-    study_kw: dict[str, str],
-    study_uid: str | None,
-    series_number: int,
-    stress: bool,
-    matrix: int,
-    n_slices: int,
-    pixel_spacing: float,
-) -> Dataset:
-    study = study_info(patient, seed=seed, study_uid=study_uid, **study_kw)
-    label = "STRESS" if stress else "REST"
-    series = series_info(
-        study,
-        seed=seed,
-        modality="NM",
-        number=series_number,
-        description=f"{label} TRANSAXIAL",
-        body_part="HEART",
-        model="SYNTH-NM DUAL HEAD",
-    )
-    ds = base_dataset(NM_IMAGE_STORAGE, patient, study, series)
-    ds.ImageType = ["ORIGINAL", "PRIMARY", "RECON TOMO", "EMISSION"]
-    ds.InstanceNumber = 1
-    ds.ImageID = label
-    ds.ContentDate = ds.AcquisitionDate = study.date
-    ds.ContentTime = ds.AcquisitionTime = series.time
-    ds.FrameOfReferenceUID = make_uid("for", series.uid)
-    ds.PositionReferenceIndicator = ""
-    _orientation_codes(ds)
-    pixel_module(ds, rows=matrix, columns=matrix, bits_allocated=16, bits_stored=16)
-    ds.PixelSpacing = ds_list([pixel_spacing, pixel_spacing])
-    ds.SliceThickness = ds_str(pixel_spacing)
-    ds.SpacingBetweenSlices = ds_str(pixel_spacing)
-    ds.ReconstructionDiameter = ds_str(pixel_spacing * matrix)
-    ds.ConvolutionKernel = "BUTTERWORTH 0.5"
-    # NM Multi-frame: frames are slices, in Slice Vector order
-    ds.NumberOfFrames = n_slices
-    ds.FrameIncrementPointer = _SLICE_VECTOR
-    ds.SliceVector = list(range(1, n_slices + 1))
-    ds.NumberOfSlices = n_slices
-    ds.NumberOfEnergyWindows = 1
-    ds.NumberOfDetectors = 1
-    ds.NumberOfRotations = 1
-    # NM Image
-    ds.CorrectedImage = ["UNIF", "COR", "DECY"]
-    ds.LossyImageCompression = "00"
-    _isotope(
-        ds, dose_mbq=925.0 if stress else 370.0, injection_time=add_seconds(series.time, -2700)
-    )
+def _detector(pixel_spacing: float, matrix: int, n_slices: int) -> Dataset:
+    """Detector Information item: LEHR parallel hole, and the plane of the first frame."""
     detector = Dataset()
     detector.CollimatorGridName = "LEHR"
     detector.CollimatorType = "PARA"
@@ -192,10 +140,48 @@ def _nm_series(
     detector.XFocusCenter = "0"
     detector.YFocusCenter = "0"
     detector.ZoomFactor = ["1.33", "1.33"]
-    detector.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
-    corner = -pixel_spacing * (matrix - 1) / 2
-    detector.ImagePositionPatient = ds_list([corner, corner, -pixel_spacing * (n_slices - 1) / 2])
-    ds.DetectorInformationSequence = Sequence([detector])
+    detector.ImageOrientationPatient = list(AXIAL)
+    z = -half_extent(pixel_spacing, n_slices)
+    detector.ImagePositionPatient = centred_position(pixel_spacing, matrix, matrix, z)
+    return detector
+
+
+def _nm_series(
+    patient: DemoPatient,
+    seed: int,
+    study: Study,
+    series_number: int,
+    *,
+    stress: bool,
+    matrix: int,
+    n_slices: int,
+    pixel_spacing: float,
+) -> Dataset:
+    label = "STRESS" if stress else "REST"
+    ds = new_series(_NM, patient, seed, study, series_number, f"{label} TRANSAXIAL", "HEART")
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "RECON TOMO", "EMISSION"]
+    ds.ImageID = label
+    content_timing(ds, datetime=False)
+    frame_of_reference(ds)
+    _orientation_codes(ds)
+    pixel_module(ds, rows=matrix, columns=matrix, bits_allocated=16, bits_stored=16)
+    voxel_size(ds, pixel_spacing, pixel_spacing, pixel_spacing)
+    ds.ReconstructionDiameter = ds_str(pixel_spacing * matrix)
+    ds.ConvolutionKernel = "BUTTERWORTH 0.5"
+    # NM Multi-frame: frames are slices, in Slice Vector order
+    multi_frame(ds, n_slices, "SliceVector")
+    ds.SliceVector = list(range(1, n_slices + 1))
+    ds.NumberOfSlices = n_slices
+    ds.NumberOfEnergyWindows = 1
+    ds.NumberOfDetectors = 1
+    ds.NumberOfRotations = 1
+    # NM Image
+    ds.CorrectedImage = ["UNIF", "COR", "DECY"]
+    uncompressed(ds, annotation=False)
+    _isotope(
+        ds, dose_mbq=925.0 if stress else 370.0, injection_time=add_seconds(ds.SeriesTime, -2700)
+    )
+    ds.DetectorInformationSequence = Sequence([_detector(pixel_spacing, matrix, n_slices)])
     rotation = Dataset()
     rotation.StartAngle = "315"
     rotation.AngularStep = "3"
@@ -213,7 +199,7 @@ def _nm_series(
     ds.WindowCenter = ds_str(top / 2)
     ds.WindowWidth = ds_str(top)
     ds.PixelData = volume.astype("<u2").tobytes()
-    return finish(ds, make_uid("sop", series.uid, 1))
+    return finish(ds, 1)
 
 
 def nm_study(
@@ -258,20 +244,15 @@ def nm_study(
     """
     check_size("matrix", matrix, 8, 1024)
     check_size("n_slices", n_slices, 1, 1024)
-    study_kw = {
-        "study_date": study_date,
-        "study_time": study_time,
-        "accession": accession,
-        "study_description": study_description,
-        "referring_physician": referring_physician,
-    }
+    study = Study(
+        study_uid, study_date, study_time, accession, study_description, referring_physician
+    )
     return [
         _nm_series(
             patient,
-            seed=seed,
-            study_kw=study_kw,
-            study_uid=study_uid,
-            series_number=series_number + offset,
+            seed,
+            study,
+            series_number + offset,
             stress=stress,
             matrix=matrix,
             n_slices=n_slices,

@@ -11,14 +11,17 @@ cached by quantised anatomy so that neighbouring slices reuse them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 
+from workbench.demo._noise import NoiseBank
 from workbench.demo._seed import seeded_rng
 
 __all__ = ["CHEST_LABELS", "HEAD_LABELS", "Grid", "NoiseBank", "chest_labels", "head_labels"]
 
+F32 = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.uint8]
 Mask = npt.NDArray[np.bool_]
 
@@ -55,6 +58,18 @@ HEAD_LABELS = (
 _C = {name: np.uint8(i) for i, name in enumerate(CHEST_LABELS)}
 _H = {name: np.uint8(i) for i, name in enumerate(HEAD_LABELS)}
 _STEPS = 24  # quantisation of the slice-dependent anatomy
+
+
+def ellipse_form(du: F32, dv: F32, a: float, b: float, angle: float = 0.0) -> F32:
+    """Return the quadratic form of an ellipse at offsets `du`, `dv` from its centre.
+
+    Semi-axes `a`, `b`, rotated by `angle` (rad); the form is at most 1 inside.
+    """
+    if angle:
+        c, s = np.float32(math.cos(angle)), np.float32(math.sin(angle))
+        du, dv = c * du + s * dv, c * dv - s * du
+    q: F32 = np.square(du / np.float32(a)) + np.square(dv / np.float32(b))
+    return q
 
 
 class Grid:
@@ -148,11 +163,7 @@ class Grid:
     ) -> Mask:
         du = self.u[:, window[1]] - np.float32(cx)
         dv = self.v[window[0], :] - np.float32(cy)
-        if angle:
-            c, s = np.float32(math.cos(angle)), np.float32(math.sin(angle))
-            du, dv = c * du + s * dv, c * dv - s * du
-        q = np.square(du / np.float32(a)) + np.square(dv / np.float32(b))
-        inside: Mask = q <= 1.0
+        inside: Mask = ellipse_form(du, dv, a, b, angle) <= 1.0
         return inside
 
 
@@ -167,13 +178,13 @@ class _Cache:
         self.size = size
         self.items: dict[tuple[int, ...], Labels] = {}
 
-    def get(self, key: tuple[int, ...]) -> Labels | None:
-        return self.items.get(key)
-
-    def put(self, key: tuple[int, ...], labels: Labels) -> Labels:
-        if len(self.items) >= self.size:
-            self.items.pop(next(iter(self.items)))
-        self.items[key] = labels
+    def fetch(self, key: tuple[int, ...], draw: Callable[[tuple[int, ...]], Labels]) -> Labels:
+        """Return the labels of `key`, drawing them unless kept."""
+        labels = self.items.get(key)
+        if labels is None:
+            if len(self.items) >= self.size:
+                self.items.pop(next(iter(self.items)))
+            labels = self.items[key] = draw(key)
         return labels
 
 
@@ -214,10 +225,7 @@ class ChestPhantom:
         ribs = int((t * 11.0) % 1.0 < 0.45)
         sternum = int(0.2 < t < 0.7)
         key = (_q(lung), _q(heart), _q(liver), _q(body), ribs, sternum)
-        cached = self.cache.get(key)
-        if cached is not None:
-            return cached
-        return self.cache.put(key, self._draw(key))
+        return self.cache.fetch(key, self._draw)
 
     def _rib_pixels(self, body_q: int, a: float, b: float, cy: float) -> npt.NDArray[np.intp]:
         if body_q not in self.ribs:
@@ -289,10 +297,7 @@ class HeadPhantom:
         vent = math.sqrt(max(0.0, 1.0 - ((s - 0.2) / 0.22) ** 2))
         eyes = math.sqrt(max(0.0, 1.0 - ((s + 0.3) / 0.14) ** 2))
         key = (_q(size), _q(vent), _q(eyes))
-        cached = self.cache.get(key)
-        if cached is not None:
-            return cached
-        return self.cache.put(key, self._draw(key))
+        return self.cache.fetch(key, self._draw)
 
     def _draw(self, key: tuple[int, ...]) -> Labels:
         g, h = self.grid, _H
@@ -334,43 +339,3 @@ def chest_labels(rows: int, columns: int, t: float, seed: int = 0) -> Labels:
 def head_labels(rows: int, columns: int, t: float, seed: int = 0) -> Labels:
     """Return one head label image (convenience wrapper of :class:`HeadPhantom`)."""
     return HeadPhantom(Grid(rows, columns), seeded_rng(seed)).labels(t).copy()
-
-
-class NoiseBank:
-    """A few precomputed Gaussian noise fields; windows of them are handed out per slice.
-
-    Parameters
-    ----------
-    rng
-        Random generator.
-    shape
-        Shape of one window.
-    sigma
-        Standard deviation.
-    limit
-        Values are clipped to ``[-limit, limit]``.
-    count, pad
-        Number of fields and the extra margin that lets windows move.
-    """
-
-    def __init__(
-        self,
-        rng: np.random.Generator,
-        shape: tuple[int, int],
-        sigma: float,
-        limit: float,
-        *,
-        count: int = 4,
-        pad: int = 32,
-    ) -> None:
-        self.shape = shape
-        self.pad = pad
-        fields = rng.standard_normal((count, shape[0] + pad, shape[1] + pad), dtype=np.float32)
-        fields *= np.float32(sigma)
-        np.clip(fields, -limit, limit, out=fields)
-        self.fields = np.rint(fields).astype(np.int16)
-
-    def window(self, rng: np.random.Generator) -> npt.NDArray[np.int16]:
-        """Return a (read-only view) noise window at a random field and offset."""
-        k, dy, dx = (int(x) for x in rng.integers(0, [len(self.fields), self.pad, self.pad]))
-        return self.fields[k, dy : dy + self.shape[0], dx : dx + self.shape[1]]

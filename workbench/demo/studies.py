@@ -9,7 +9,8 @@ from pydicom import dcmwrite
 from pydicom.dataset import Dataset
 from tqdm import tqdm
 
-from workbench.demo._base import StudyKwargs, check_date, make_uid, shift_date
+from workbench.demo._base import check_date, make_uid, shift_date
+from workbench.demo._modules import StudyKwargs
 from workbench.demo.cine import us_cine, xa_cine
 from workbench.demo.images import iter_ct_series, mr_series
 from workbench.demo.nm import nm_study

@@ -9,40 +9,24 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from workbench.demo._base import (
-    base_dataset,
-    code_item,
-    ds_str,
-    finish,
-    make_uid,
-    series_info,
-    study_info,
-)
+from workbench.demo._base import ds_str
+from workbench.demo._image import content_timing
+from workbench.demo._modules import SeriesKind, Study, code_item, finish, new_series
 from workbench.demo._seed import seeded_rng
 from workbench.demo.patients import DemoPatient
 
 __all__ = ["LEAD_NAMES", "TWELVE_LEAD_ECG_STORAGE", "ecg", "ecg_signals"]
 
 TWELVE_LEAD_ECG_STORAGE = "1.2.840.10008.5.1.4.1.1.9.1.1"
+_ECG = SeriesKind(TWELVE_LEAD_ECG_STORAGE, "ECG", "SYNTH-ECG 12")
 
 LEAD_NAMES = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 """Channel order of :func:`ecg` and :func:`ecg_signals`."""
 
-# CID 3001 "ECG Leads": (MDC code, SCPECG code, code meaning)
-_LEAD_CODES = (
-    ("2:1", "5.6.3-9-1", "Lead I"),
-    ("2:2", "5.6.3-9-2", "Lead II"),
-    ("2:61", "5.6.3-9-61", "Lead III"),
-    ("2:62", "5.6.3-9-62", "aVR, augmented voltage, right"),
-    ("2:63", "5.6.3-9-63", "aVL, augmented voltage, left"),
-    ("2:64", "5.6.3-9-64", "aVF, augmented voltage, foot"),
-    ("2:3", "5.6.3-9-3", "Lead V1"),
-    ("2:4", "5.6.3-9-4", "Lead V2"),
-    ("2:5", "5.6.3-9-5", "Lead V3"),
-    ("2:6", "5.6.3-9-6", "Lead V4"),
-    ("2:7", "5.6.3-9-7", "Lead V5"),
-    ("2:8", "5.6.3-9-8", "Lead V6"),
-)
+# CID 3001 "ECG Leads": lead number N of LEAD_NAMES[i] is MDC code "2:N" and SCPECG code
+# "5.6.3-9-N"; the code meaning is "Lead <name>" but for the augmented limb leads.
+_LEAD_NUMBERS = (1, 2, 61, 62, 63, 64, 3, 4, 5, 6, 7, 8)
+_AUGMENTED = {"aVR": "right", "aVL": "left", "aVF": "foot"}
 
 # Waves of one beat: offset from the R peak (s), width (s), amplitude (mV), dipole
 # direction (x = patient left, y = inferior, z = anterior), QT-scaled or not.
@@ -134,16 +118,21 @@ def ecg_signals(
     return leads
 
 
+def _lead_source(index: int, lead_coding: str) -> Dataset:
+    """Return the Channel Source Sequence item of lead `index` (CID 3001)."""
+    name, number = LEAD_NAMES[index], _LEAD_NUMBERS[index]
+    side = _AUGMENTED.get(name)
+    meaning = f"{name}, augmented voltage, {side}" if side else f"Lead {name}"
+    if lead_coding == "MDC":
+        return code_item(f"2:{number}", "MDC", meaning)
+    return code_item(f"5.6.3-9-{number}", "SCPECG", meaning, "1.3")
+
+
 def _channel(index: int, *, sensitivity: float, lead_coding: str, notch_hz: float) -> Dataset:
-    mdc, scp, meaning = _LEAD_CODES[index]
     ch = Dataset()
     ch.ChannelLabel = LEAD_NAMES[index]
     ch.ChannelStatus = ["OK"]
-    if lead_coding == "MDC":
-        source = code_item(mdc, "MDC", meaning)
-    else:
-        source = code_item(scp, "SCPECG", meaning, "1.3")
-    ch.ChannelSourceSequence = Sequence([source])
+    ch.ChannelSourceSequence = Sequence([_lead_source(index, lead_coding)])
     ch.ChannelSensitivity = ds_str(sensitivity)
     ch.ChannelSensitivityUnitsSequence = Sequence([code_item("uV", "UCUM", "microvolt")])
     ch.ChannelSensitivityCorrectionFactor = "1"
@@ -211,30 +200,11 @@ def ecg(
         raise ValueError("lead_coding must be 'MDC' or 'SCPECG'")
     if sensitivity_uv <= 0:
         raise ValueError("ChannelSensitivity must be positive")
-    study = study_info(
-        patient,
-        seed=seed,
-        study_uid=study_uid,
-        study_date=study_date,
-        study_time=study_time,
-        accession=accession,
-        study_description=study_description,
-        referring_physician=referring_physician,
+    study = Study(
+        study_uid, study_date, study_time, accession, study_description, referring_physician
     )
-    series = series_info(
-        study,
-        seed=seed,
-        modality="ECG",
-        number=series_number,
-        description=description,
-        body_part="",
-        model="SYNTH-ECG 12",
-    )
-    ds = base_dataset(TWELVE_LEAD_ECG_STORAGE, patient, study, series)
-    ds.InstanceNumber = 1
-    ds.ContentDate = study.date
-    ds.ContentTime = series.time
-    ds.AcquisitionDateTime = study.date + series.time
+    ds = new_series(_ECG, patient, seed, study, series_number, description, "")
+    content_timing(ds, datetime=True)
     ds.AcquisitionContextSequence = Sequence()
 
     rng = seeded_rng(seed, 6)
@@ -256,4 +226,4 @@ def ecg(
     group.WaveformSampleInterpretation = "SS"
     group.add_new(0x54001010, "OW", raw.tobytes())
     ds.WaveformSequence = Sequence([group])
-    return finish(ds, make_uid("sop", series.uid, 1))
+    return finish(ds, 1)

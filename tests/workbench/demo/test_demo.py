@@ -496,3 +496,19 @@ def test_generates_250_full_size_slices() -> None:
 def test_series_longer_than_the_quantisation_still_varies() -> None:
     series = ct_series(DEMO_PATIENTS[0], seed=1, n_slices=60, rows=32, columns=32)
     assert len({ds.PixelData for ds in series}) == 60
+
+
+def test_ct_series_is_iter_ct_series_as_a_list() -> None:
+    import inspect
+
+    from workbench.demo import iter_ct_series
+
+    listed, lazy = inspect.signature(ct_series), inspect.signature(iter_ct_series)
+    assert listed.parameters == lazy.parameters
+    assert listed.return_annotation == "list[Dataset]"
+    assert ct_series.__name__ == "ct_series"
+    assert (ct_series.__doc__ or "").startswith("Return an axial CT series")
+    series = ct_series(PATIENT, seed=3, n_slices=2, rows=16, columns=16)
+    assert isinstance(series, list)
+    lazy_series = iter_ct_series(PATIENT, seed=3, n_slices=2, rows=16, columns=16)
+    assert _digest(series) == _digest(list(lazy_series))
