@@ -19,7 +19,7 @@ from server.deps import Services
 from server.routes import delete, patients, qido, rendered, stow, wado
 from server.services.events import EventBus
 from server.services.ingest import Ingestor
-from server.services.sweep import sweep_orphans
+from server.services.sweep import recover_blobs
 from server.storage.local import LocalBlobStore
 
 log = logging.getLogger("workbench.server")
@@ -46,17 +46,18 @@ def build_services(settings: Settings) -> Services:
     if not settings.prepared:
         upgrade(engine)
     store = LocalBlobStore(settings.blob_dir)
-    if not settings.prepared:
-        swept = sweep_orphans(engine, store, settings.data_dir)
-        if swept:
-            log.info("removed %d unreferenced blobs left by an interrupted ingest", swept)
-        token_file = ensure_admin(engine, settings.data_dir, settings.admin_token)
-        if token_file is not None:
-            log.warning("administrator token written to %s", token_file)
     events = EventBus()
     ingestor = Ingestor(engine, store, events, duplicates=settings.duplicates,
                         max_header_bytes=settings.max_header_bytes,
                         threads=settings.ingest_threads)
+    if not settings.prepared:
+        recovered = recover_blobs(ingestor, engine, store, settings.data_dir)
+        if recovered.indexed or recovered.removed:
+            log.info("start-up sweep: %d blobs indexed again, %d incomplete ones removed",
+                     recovered.indexed, recovered.removed)
+        token_file = ensure_admin(engine, settings.data_dir, settings.admin_token)
+        if token_file is not None:
+            log.warning("administrator token written to %s", token_file)
     return Services(settings=settings, engine=engine, store=store, events=events,
                     ingestor=ingestor, tokens=TokenCache(engine))
 

@@ -27,7 +27,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA cache_size=-65536")
@@ -40,7 +40,7 @@ def make_engine(url: str) -> Engine:
     Parameters
     ----------
     url
-        SQLAlchemy URL; ``sqlite:///...`` gets WAL mode, full synchronous commits,
+        SQLAlchemy URL; ``sqlite:///...`` gets WAL mode, ``synchronous=NORMAL``,
         foreign keys and a busy timeout on every connection.
 
     Returns
@@ -62,18 +62,33 @@ def make_engine(url: str) -> Engine:
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
+def write_transaction(engine: Engine, *, durable: bool = False) -> Iterator[Connection]:
     """A transaction that writes: on SQLite it takes the write lock at BEGIN (IMMEDIATE).
 
     Several server processes share one SQLite index; with a deferred BEGIN two of them
     could both read "no such study" and both insert it. IMMEDIATE makes the second wait
     (busy timeout) and then read what the first committed.
+
+    Parameters
+    ----------
+    durable
+        Sync the commit to disk before returning (SQLite ``synchronous=FULL`` for this
+        transaction). Needed where nothing else can replay the change after a power cut,
+        e.g. deletions.
     """
     with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-        with conn.begin():
-            yield conn
+        sqlite = engine.dialect.name == "sqlite"
+        raw = conn.connection.dbapi_connection if sqlite and durable else None
+        if raw is not None:
+            raw.execute("PRAGMA synchronous=FULL")
+        try:
+            if sqlite:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA synchronous=NORMAL")
 
 
 def alembic_config(url: str) -> Config:

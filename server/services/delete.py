@@ -24,7 +24,7 @@ def delete_objects(engine: Engine, store: LocalBlobStore, events: EventBus, stud
     NotFoundError
         Nothing matches.
     """
-    with write_transaction(engine) as conn:
+    with write_transaction(engine, durable=True) as conn:
         stmt = (
             select(instances.c.pk, instances.c.blob, instances.c.series_pk, instances.c.study_pk,
                    instances.c.size)

@@ -154,6 +154,11 @@ class PartBuffer:
             except OSError as exc:
                 self.error = exc
         self._close()
+        if self.error is None:
+            try:
+                self.ingestor.store.complete(self.key)
+            except OSError as exc:
+                self.error = exc
         if self.error is not None:
             raise self.error
         return self.sha.hexdigest()
@@ -345,6 +350,19 @@ class Ingestor:
         elif summary.whole:
             return self._inspect(summary.head, expected_study, None)
         return self._inspect_file(key, blob, expected_study)  # the file decides
+
+    def adopt(self, key: str) -> Pending:
+        """Inspect a blob already on disk (start-up recovery of unreferenced blobs)."""
+        blob = self._io.submit(self._hash_blob, key)
+        inspection = self._cpu.submit(self._inspect_file, key, blob, None)
+        return Pending(key, blob, inspection)
+
+    def _hash_blob(self, key: str) -> str:
+        digest = hashlib.sha256()
+        with open(self.store.path(key), "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+        return digest.hexdigest()
 
     def _write(self, key: str, data: bytes) -> str:
         self.store.write_new(key, data)

@@ -75,16 +75,27 @@ class LocalBlobStore:
             self._made.add(folder)
 
     def create(self, key: str) -> int:
-        """Create the blob ``key`` empty and return a file descriptor open for writing."""
+        """Start the blob ``key`` as ``<key>.part``; return a descriptor open for writing.
+
+        :meth:`complete` gives it its final name once every byte is written, so that a
+        blob cut off by a crash is never mistaken for a whole one.
+        """
         final = self.path(key)
         self._ensure_dir(final.parent)
-        return os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        return os.open(self._partial(final), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+
+    def complete(self, key: str) -> None:
+        """Rename ``<key>.part`` to ``key`` (made durable by :meth:`sync`)."""
+        final = self.path(key)
+        os.replace(self._partial(final), final)
+
+    @staticmethod
+    def _partial(final: Path) -> Path:
+        return final.with_name(final.name + ".part")
 
     def write_new(self, key: str, data: bytes | memoryview) -> Path:
         """Create the blob ``key`` holding ``data``; not yet durable (see :meth:`sync`)."""
-        final = self.path(key)
-        self._ensure_dir(final.parent)
-        fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        fd = self.create(key)
         try:
             view = memoryview(data)
             while view:
@@ -92,10 +103,11 @@ class LocalBlobStore:
                 view = view[written:]
         except BaseException:
             os.close(fd)
-            self.discard(final)
+            self.delete(key)
             raise
         os.close(fd)
-        return final
+        self.complete(key)
+        return self.path(key)
 
     def sync(self, keys: list[str]) -> None:
         """Make written blobs durable: ``fdatasync`` each file and ``fsync`` each folder.
@@ -125,8 +137,10 @@ class LocalBlobStore:
             pass
 
     def delete(self, key: str) -> None:
-        """Delete a blob (no fsync: a delete undone by a crash leaves only an orphan)."""
-        self.discard(self.path(key))
+        """Delete a blob, complete or not (no fsync: an undone delete leaves an orphan)."""
+        final = self.path(key)
+        self.discard(final)
+        self.discard(self._partial(final))
 
     def read(self, key: str) -> bytes:
         """The whole blob."""
@@ -153,8 +167,16 @@ class LocalBlobStore:
         return found
 
     def keys_in(self, folder: str) -> list[str]:
-        """Blob keys in one hour folder."""
+        """Keys of the complete blobs in one hour folder."""
         return [f"{folder}/{p.name}" for p in (self.root / folder).glob("*.dcm")]
+
+    def remove_partial(self, folder: str) -> int:
+        """Delete the blobs of one hour folder that were never completed; return how many."""
+        gone = 0
+        for path in (self.root / folder).glob("*.dcm.part"):
+            self.discard(path)
+            gone += 1
+        return gone
 
     def close(self) -> None:
         """Stop the folder-sync threads."""
