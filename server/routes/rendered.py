@@ -24,9 +24,10 @@ def _render(request: Request, services: ServicesDep, ref: retrieve.InstanceRef, 
     parsed_window = Window.parse(window) if window else None
     parsed_viewport = Viewport.parse(viewport) if viewport else None
     with retrieve.producing(f"a rendering of frame {number}", ref):
+        ds, decoded = retrieve.read_for_rendering(services.store, ref, number)
         body = render_frame(
-            retrieve.read_dataset(services.store, ref), number, window=parsed_window,
-            viewport=parsed_viewport, media_type=media_type, quality=quality or 90,
+            ds, number, window=parsed_window, viewport=parsed_viewport,
+            media_type=media_type, quality=quality or 90, decoded=decoded,
         )
     return Response(body, media_type=media_type,
                     headers={"Cache-Control": "private, max-age=3600"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import httpx
 import numpy as np
@@ -10,10 +11,15 @@ import pydicom
 import pytest
 from dicomweb_client.api import DICOMwebClient
 from PIL import Image
+from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
 
 from tests.conftest import RunningArchive
-from tests.synth import make_ct, to_bytes
+from tests.synth import make_ct, make_xa, to_bytes
+from workbench.dicomweb.media import parse_content_type
+from workbench.dicomweb.multipart import MultipartParser, PartData, PartStart
+from workbench.imaging.render import Window, render_frame
 
 
 @pytest.fixture(scope="module")
@@ -382,3 +388,134 @@ def test_header_larger_than_the_probe_is_parsed_from_the_file(client: DICOMwebCl
     meta = client.retrieve_instance_metadata(ds.StudyInstanceUID, ds.SeriesInstanceUID,
                                              ds.SOPInstanceUID)
     assert meta["00111001"]["Value"][0] == "x" * 100_000
+
+
+# -- WADO-RS read paths: framing, lengths, fast paths against the general ones -------------
+
+ORIGINAL = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+OCTETS = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
+
+
+def _parts(response: httpx.Response) -> list[tuple[str, bytes]]:
+    """(Content-Type, body) of each part, read with the archive's own parser."""
+    _, params = parse_content_type(response.headers["content-type"])
+    parser = MultipartParser(params["boundary"])
+    parts: list[tuple[str, bytes]] = []
+    current: list[bytes] = []
+    kind = ""
+    for event in [*parser.feed(response.content), *parser.close()]:
+        if isinstance(event, PartStart):
+            kind, current = event.headers.content_type or "", []
+        elif isinstance(event, PartData):
+            current.append(event.data)
+        else:
+            parts.append((kind, b"".join(current)))
+    return parts
+
+
+def _renamed(ds: Dataset) -> Dataset:
+    """`ds` as a new instance of a new study (the archive rejects changed duplicates)."""
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    return ds
+
+
+def test_series_retrieval_sends_each_stored_file_whole(archive: RunningArchive) -> None:
+    series = make_ct(n=4, seed=120, rows=16, columns=16)
+    big = series[1]  # 8.6 MB of pixels: more than a batch, sent in two pieces
+    big.Rows, big.Columns = 2048, 2100
+    big.PixelData = (np.arange(2048 * 2100, dtype=np.uint32) % 4096).astype("<u2").tobytes()
+    stored = [to_bytes(ds) for ds in series]
+    assert _stow(archive, stored).status_code == 200
+    url = f"/dicom-web/studies/{big.StudyInstanceUID}/series/{big.SeriesInstanceUID}"
+    with archive.http() as http:
+        r = http.get(url, headers={"Accept": ORIGINAL})
+    assert r.status_code == 200
+    assert int(r.headers["content-length"]) == len(r.content)
+    parts = _parts(r)
+    assert [body for _, body in parts] == stored  # instance order
+    assert {kind for kind, _ in parts} == {
+        "application/dicom; transfer-syntax=1.2.840.10008.1.2.1"}
+
+
+def test_series_retrieval_transcodes_part_by_part(archive: RunningArchive) -> None:
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    series = make_ct(n=3, seed=121, rows=16, columns=16)
+    series[1].file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    assert _stow(archive, [to_bytes(ds) for ds in series]).status_code == 200
+    url = f"/dicom-web/studies/{series[0].StudyInstanceUID}"
+    with archive.http() as http:
+        r = http.get(url, headers={"Accept": 'multipart/related; type="application/dicom"'})
+    assert r.status_code == 200
+    parts = _parts(r)
+    assert len(parts) == 3
+    assert {kind for kind, _ in parts} == {
+        "application/dicom; transfer-syntax=1.2.840.10008.1.2.1"}
+    got = [pydicom.dcmread(io.BytesIO(body)) for _, body in parts]
+    assert [g.SOPInstanceUID for g in got] == [ds.SOPInstanceUID for ds in series]
+    assert all(g.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1" for g in got)
+    for g, ds in zip(got, series, strict=True):
+        np.testing.assert_array_equal(g.pixel_array, ds.pixel_array)
+
+
+def test_transcoding_not_offered_is_406_before_any_byte(archive: RunningArchive,
+                                                        ct: list[Dataset]) -> None:
+    ds = ct[0]
+    url = (f"/dicom-web/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+           f"/instances/{ds.SOPInstanceUID}")
+    accept = 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50'
+    with archive.http() as http:
+        r = http.get(url, headers={"Accept": accept})
+    assert r.status_code == 406
+    assert "1.2.840.10008.1.2.4.50" in r.json()["detail"]
+
+
+def test_several_frames_in_the_order_asked(archive: RunningArchive) -> None:
+    xa = make_xa(n_frames=4, seed=122)
+    assert _stow(archive, [to_bytes(xa)]).status_code == 200
+    url = (f"/dicom-web/studies/{xa.StudyInstanceUID}/series/{xa.SeriesInstanceUID}"
+           f"/instances/{xa.SOPInstanceUID}/frames/4,1,4")
+    size = xa.Rows * xa.Columns
+    expected = [xa.PixelData[(n - 1) * size:n * size] for n in (4, 1, 4)]
+    with archive.http() as http:
+        r = http.get(url, headers={"Accept": OCTETS})
+        assert r.status_code == 200
+        assert [body for _, body in _parts(r)] == expected
+        for blob in archive.data_dir.rglob("*.dcm"):  # out of the page cache: read on a thread
+            fd = os.open(blob, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+        r = http.get(url, headers={"Accept": OCTETS})
+        assert [body for _, body in _parts(r)] == expected
+        r = http.get(url.replace("4,1,4", "2,5"), headers={"Accept": OCTETS})
+        assert r.status_code == 404 and "1..4" in r.text
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "MR_small_implicit.dcm",
+                                  "MR_small_bigendian.dcm", "rtdose.dcm", "MR_small_RLE.dcm",
+                                  "JPEG2000.dcm"])
+def test_rendered_equals_rendering_the_whole_file(archive: RunningArchive, name: str) -> None:
+    path = get_testdata_file(name)
+    assert path is not None
+    data = to_bytes(_renamed(pydicom.dcmread(path)))
+    assert _stow(archive, [data]).status_code == 200
+    ds = pydicom.dcmread(io.BytesIO(data))
+    url = (f"/dicom-web/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+           f"/instances/{ds.SOPInstanceUID}")
+    last = int(ds.get("NumberOfFrames") or 1)
+    with archive.http() as http:
+        for number in sorted({1, last}):
+            for window in (None, "40,400,linear-exact"):
+                params = {"window": window} if window else {}
+                r = http.get(f"{url}/frames/{number}/rendered", params=params,
+                             headers={"Accept": "image/png"})
+                assert r.status_code == 200, r.text
+                expected = render_frame(ds, number, media_type="image/png",
+                                        window=Window.parse(window) if window else None)
+                np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(r.content))),
+                                              np.asarray(Image.open(io.BytesIO(expected))))
+        r = http.get(f"{url}/frames/{last + 1}/rendered")
+        assert r.status_code == 404

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,8 +35,9 @@ from workbench.errors import (
 )
 
 __all__ = [
-    "NATIVE_TRANSFER_SYNTAXES", "can_decode", "decode_frame", "encoded_frame",
-    "frame_array", "native_frame", "number_of_frames", "to_explicit_little_endian",
+    "NATIVE_TRANSFER_SYNTAXES", "GreyLayout", "can_decode", "decode_frame", "encoded_frame",
+    "frame_array", "grey_layout", "native_frame", "number_of_frames",
+    "to_explicit_little_endian",
 ]  # fmt: skip
 
 NATIVE_TRANSFER_SYNTAXES: frozenset[str] = frozenset(
@@ -315,7 +317,102 @@ def _require_decoder(syntax: UID) -> Decoder:
     return decoder
 
 
+_LITTLE_ENDIAN_NATIVE = frozenset(
+    {ts.ImplicitVRLittleEndian, ExplicitVRLittleEndian, ts.DeflatedExplicitVRLittleEndian}
+)
+
+
+@dataclass(frozen=True)
+class GreyLayout:
+    """How the frames of a native, little-endian, one-sample grey-scale image are stored.
+
+    Attributes
+    ----------
+    dtype
+        Little-endian integer type of a stored value (Bits Allocated 8, 16 or 32, signed
+        when Pixel Representation is 1).
+    rows, columns
+        Frame size.
+    unused_bits
+        Bits Allocated minus Bits Stored: the high bits that carry no value.
+    """
+
+    dtype: np.dtype[Any]
+    rows: int
+    columns: int
+    unused_bits: int
+
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of one frame."""
+        return self.rows * self.columns * self.dtype.itemsize
+
+    def values(self, buffer: memoryview) -> npt.NDArray[Any]:
+        """The values of the frame whose bytes fill `buffer` (writable), as
+        :func:`decode_frame` returns them: an array over `buffer` itself, the unused
+        high bits replaced in place by the sign bit (signed) or zero (PS3.5 8.1.1),
+        as pydicom's native decoder does."""
+        array = np.frombuffer(buffer, dtype=self.dtype, count=self.rows * self.columns)
+        array = array.reshape(self.rows, self.columns)
+        if self.unused_bits:
+            np.left_shift(array, self.unused_bits, out=array)
+            np.right_shift(array, self.unused_bits, out=array)
+        return array
+
+
+def grey_layout(ds: Dataset) -> GreyLayout | None:
+    """The frame layout of a native little-endian one-sample MONOCHROME1/2 image, else None.
+
+    Only the header is needed (Pixel Data itself may be absent, e.g. a dataset read up to
+    it), so that a caller can read one frame's bytes by itself and get its values from
+    :meth:`GreyLayout.values`; anything less common (colour, 1 bit, big endian,
+    compressed, float) gives None and is left to :func:`decode_frame`.
+    """
+    if _transfer_syntax(ds) not in _LITTLE_ENDIAN_NATIVE:
+        return None
+    if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
+        return None
+    samples, bits = ds.get("SamplesPerPixel", 1), ds.get("BitsAllocated")
+    stored, signed = ds.get("BitsStored"), ds.get("PixelRepresentation")
+    rows, columns = ds.get("Rows"), ds.get("Columns")
+    if (
+        samples != 1
+        or bits not in (8, 16, 32)
+        or signed not in (0, 1)
+        or not isinstance(stored, int)
+        or not 1 <= stored <= bits
+        or not isinstance(rows, int)
+        or not isinstance(columns, int)
+        or rows < 1
+        or columns < 1
+        or ds.get("PhotometricInterpretation") not in ("MONOCHROME1", "MONOCHROME2")
+    ):
+        return None
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
+    return GreyLayout(dtype, rows, columns, bits - stored)
+
+
+def _grey_native_frame(ds: Dataset, index: int) -> npt.NDArray[Any] | None:
+    """Frame `index` (zero-based) by :func:`grey_layout`, or None (pydicom decodes it).
+
+    Setting up pydicom's decoder for one frame cost more than the rest of a rendering.
+    """
+    layout = grey_layout(ds)
+    value = ds.get("PixelData")
+    if layout is None or not isinstance(value, bytes | bytearray):
+        return None
+    size = layout.frame_bytes
+    if len(value) < (index + 1) * size:
+        return None  # pydicom names the shortage
+    buffer = np.empty(size, dtype=np.uint8).data
+    buffer[:] = memoryview(value)[index * size : (index + 1) * size]
+    return layout.values(buffer)
+
+
 def _decode(ds: Dataset, syntax: UID, index: int) -> tuple[npt.NDArray[Any], str]:
+    fast = _grey_native_frame(ds, index) if syntax in _LITTLE_ENDIAN_NATIVE else None
+    if fast is not None:
+        return fast, str(ds.PhotometricInterpretation)
     decoder = _require_decoder(syntax)
     native = syntax in NATIVE_TRANSFER_SYNTAXES
     stated = str(ds.get("PhotometricInterpretation", ""))

@@ -158,14 +158,20 @@ class Window:
 
 
 def render_array(
-    ds: Dataset, number: int = 1, *, window: Window | None = None
+    ds: Dataset,
+    number: int = 1,
+    *,
+    window: Window | None = None,
+    decoded: tuple[npt.NDArray[Any], str] | None = None,
 ) -> npt.NDArray[np.uint8]:
     """Return frame `number` (one-based) as display-ready 8-bit values.
 
     Shape ``(rows, cols)`` for grey-scale, ``(rows, cols, 3)`` RGB for colour.
     `window` applies to grey-scale only. Pixels equal to (0028,0120) Pixel Padding
     Value (or within the range up to (0028,0121) Pixel Padding Range Limit) render
-    black and take no part in the automatic window.
+    black and take no part in the automatic window. `decoded` is the frame as
+    :func:`~workbench.dicom.frames.decode_frame` returns it, for a caller that read it
+    by itself (``ds`` then needs no Pixel Data); it is not modified.
 
     Raises
     ------
@@ -176,7 +182,7 @@ def render_array(
     ValueError
         A photometric interpretation that cannot be rendered (names it).
     """
-    array, interpretation = decode_frame(ds, number)
+    array, interpretation = decode_frame(ds, number) if decoded is None else decoded
     if interpretation in ("MONOCHROME1", "MONOCHROME2"):
         return _render_grey(ds, number, array, interpretation == "MONOCHROME1", window)
     if interpretation == "PALETTE COLOR":
@@ -199,12 +205,16 @@ def render_frame(
     viewport: Viewport | None = None,
     media_type: str = "image/jpeg",
     quality: int = 90,
+    decoded: tuple[npt.NDArray[Any], str] | None = None,
 ) -> bytes:
     """Render frame `number` (one-based) and encode it as `media_type`.
 
     The region (``sx, sy, sw, sh``) is cut out first, then scaled to fit the viewport
     (Lanczos when shrinking, bicubic when enlarging). Without a viewport the frame
-    keeps its ``columns`` x ``rows`` size. `quality` (1-100) applies to JPEG.
+    keeps its ``columns`` x ``rows`` size. `quality` (1-100) applies to JPEG; 90, the
+    default, is what Orthanc and most viewers use (a 512 x 512 CT slice: about 40 KB;
+    Huffman optimisation would save 2 % for twice the encoding time). `decoded` is as
+    for :func:`render_array`.
 
     Raises
     ------
@@ -216,7 +226,7 @@ def render_frame(
     image_format = _image_format(media_type)
     if not 1 <= quality <= 100:
         raise QueryError(f"quality {quality} must be between 1 and 100")
-    pixels = render_array(ds, number, window=window)
+    pixels = render_array(ds, number, window=window, decoded=decoded)
     image = Image.fromarray(pixels) if viewport is None else _fit(pixels, viewport)
     buffer = io.BytesIO()
     if image_format == "JPEG":
@@ -249,8 +259,18 @@ def _render_grey(
 ) -> npt.NDArray[np.uint8]:
     if array.ndim == 3:
         array = array[..., 0]
-    values = apply_modality_lut(array, ds, number)
-    padding = _padding_mask(ds, array)
+    # Every step maps each stored value on its own (modality LUT, window or VOI LUT,
+    # inversion, padding): the pipeline runs once per distinct value of an integer frame's
+    # range and the frame is looked up in that table, which gives the same bytes with a
+    # fraction of the work (a 12-bit CT slice has 4096 possible values, 262144 pixels).
+    # Only the automatic window looks at the pixels themselves.
+    table_index = _table_index(array)
+    if table_index is None:
+        source: npt.NDArray[Any] = array
+    else:
+        source = np.arange(int(array.min()), int(array.max()) + 1, dtype=np.int64)
+    values = apply_modality_lut(source, ds, number)
+    padding = _padding_mask(ds, source)
     chosen = (window.center, window.width, window.function) if window else None
     chosen = chosen or window_from_dataset(ds, number)
     if chosen is not None:
@@ -260,14 +280,36 @@ def _render_grey(
         if lut is not None:
             scaled = lut
         else:
-            center, width = auto_window(values if padding is None else values[~padding])
+            pixels, pixel_padding = values, padding
+            if table_index is not None:
+                pixels = values[table_index]
+                pixel_padding = None if padding is None else padding[table_index]
+            center, width = auto_window(pixels if pixel_padding is None else pixels[~pixel_padding])
             scaled = apply_window(values, center, width, "LINEAR_EXACT")
     scaled = np.multiply(scaled, 255.0, out=scaled)  # in place: the arrays are our own
     if invert:
         np.subtract(255.0, scaled, out=scaled)
     if padding is not None:
         scaled[padding] = 0.0
-    return np.rint(scaled, out=scaled).astype(np.uint8)
+    display = np.rint(scaled, out=scaled).astype(np.uint8)
+    return display if table_index is None else np.take(display, table_index, mode="clip")
+
+
+def _table_index(array: npt.NDArray[Any]) -> npt.NDArray[np.unsignedinteger[Any]] | None:
+    """Offsets of an integer frame's values from its minimum, when a table of the values
+    from minimum to maximum has no more entries than the frame has pixels; else None."""
+    if array.dtype.kind not in "iu" or array.dtype.itemsize > 4 or array.size == 0:
+        return None
+    low, high = int(array.min()), int(array.max())
+    if high - low >= max(array.size, 256):
+        return None
+    unsigned = np.dtype(f"u{array.dtype.itemsize}")
+    # value - low in unsigned arithmetic modulo 2**bits: exact, as 0 <= value - low < 2**bits
+    offset = unsigned.type(low % (1 << (8 * array.dtype.itemsize)))
+    index: npt.NDArray[np.unsignedinteger[Any]] = np.subtract(
+        array.view(unsigned), offset, dtype=unsigned
+    )
+    return index
 
 
 def _padding_mask(ds: Dataset, array: npt.NDArray[Any]) -> npt.NDArray[np.bool_] | None:

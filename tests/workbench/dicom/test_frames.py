@@ -17,6 +17,7 @@ from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate, encapsulate_extended
+from pydicom.pixels.decoders.base import get_decoder
 from pydicom.pixels.utils import pack_bits
 from pydicom.uid import (
     MPEG2MPML,
@@ -354,3 +355,67 @@ def test_corpus_ultrasound_rle_twin(corpus: Path) -> None:
     rle = dcmread(corpus / "pydicom-data" / "OBXXXX1A_rle_2frame.dcm")
     for number in (1, 2):
         assert frames.native_frame(rle, number) == frames.native_frame(native, number)
+
+
+# -- native grey-scale frames read directly -------------------------------------------
+
+
+def _pydicom_frame(ds: Dataset, index: int) -> np.ndarray:
+    array, _ = get_decoder(frames._transfer_syntax(ds)).as_array(ds, index=index, raw=True)
+    return np.asarray(array)
+
+
+@pytest.mark.parametrize("signed", [0, 1])
+@pytest.mark.parametrize(("allocated", "stored"), [(8, 8), (8, 6), (16, 12), (16, 16), (32, 20)])
+def test_grey_frames_equal_pydicom_with_garbage_in_unused_bits(
+    signed: int, allocated: int, stored: int
+) -> None:
+    ds = multiframe_mr(3)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = allocated, stored, stored - 1
+    ds.PixelRepresentation = signed
+    size = ds.Rows * ds.Columns * 3 * allocated // 8
+    ds.PixelData = np.random.default_rng(allocated + stored).bytes(size)
+    layout = frames.grey_layout(ds)
+    assert layout is not None and layout.unused_bits == allocated - stored
+    for number in (1, 3):
+        array, photometric = frames.decode_frame(ds, number)
+        expected = _pydicom_frame(ds, number - 1)
+        assert array.dtype == expected.dtype and array.flags.writeable
+        np.testing.assert_array_equal(array, expected)
+        assert photometric == "MONOCHROME2"
+        start = (number - 1) * layout.frame_bytes
+        buffer = np.frombuffer(ds.PixelData[start : start + layout.frame_bytes], np.uint8).copy()
+        np.testing.assert_array_equal(layout.values(buffer.data), expected)
+
+
+@pytest.mark.parametrize(
+    "name", ["CT_small.dcm", "MR_small.dcm", "MR_small_implicit.dcm", "rtdose.dcm"]
+)
+def test_grey_frames_of_test_files_equal_pydicom(name: str) -> None:
+    ds = read(name)
+    assert frames.grey_layout(ds) is not None
+    for number in sorted({1, frames.number_of_frames(ds)}):
+        np.testing.assert_array_equal(
+            frames.decode_frame(ds, number)[0], _pydicom_frame(ds, number - 1)
+        )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "MR_small_bigendian.dcm",
+        "MR_small_RLE.dcm",
+        "JPEG2000.dcm",
+        "SC_rgb_rle.dcm",
+        "liver_1frame.dcm",
+    ],
+)
+def test_grey_layout_leaves_the_rest_to_pydicom(name: str) -> None:
+    assert frames.grey_layout(read(name)) is None
+
+
+def test_grey_layout_needs_only_the_header() -> None:
+    ds = read("CT_small.dcm")
+    full = frames.grey_layout(ds)
+    del ds.PixelData
+    assert frames.grey_layout(ds) == full

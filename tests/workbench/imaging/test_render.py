@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -13,8 +14,15 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.pixels.processing import apply_color_lut
 
+from workbench.dicom.frames import decode_frame
 from workbench.errors import InvalidDicomError, NotAcceptableError, NotFoundError, QueryError
-from workbench.imaging.lut import apply_window, auto_window
+from workbench.imaging.lut import (
+    apply_modality_lut,
+    apply_voi_lut_sequence,
+    apply_window,
+    auto_window,
+    window_from_dataset,
+)
 from workbench.imaging.render import Viewport, Window, render_array, render_frame, thumbnail
 
 
@@ -242,3 +250,116 @@ def test_pixel_padding_range_limit() -> None:
     out = render_array(ds, window=Window(-1000, 2000))
     assert (out[:8] == 0).all()
     assert out[8:].max() > 0
+
+
+# -- grey-scale through a table of the frame's values -----------------------------------
+
+
+def _pixel_by_pixel(
+    ds: Dataset, stored: npt.NDArray[Any], window: Window | None, invert: bool
+) -> npt.NDArray[np.uint8]:
+    """The grey-scale pipeline applied to every pixel (the reference for the table)."""
+    values = apply_modality_lut(stored, ds)
+    padding = None
+    if "PixelPaddingValue" in ds:
+        limit = ds.get("PixelPaddingRangeLimit", ds.PixelPaddingValue)
+        low, high = sorted((int(ds.PixelPaddingValue), int(limit)))
+        padding = (stored >= low) & (stored <= high)
+    chosen = (window.center, window.width, window.function) if window else None
+    chosen = chosen or window_from_dataset(ds)
+    if chosen is not None:
+        scaled = apply_window(values, *chosen)
+    else:
+        voi = apply_voi_lut_sequence(values, ds)
+        if voi is not None:
+            scaled = voi
+        else:
+            center, width = auto_window(values if padding is None else values[~padding])
+            scaled = apply_window(values, center, width, "LINEAR_EXACT")
+    scaled = scaled * 255.0
+    if invert:
+        scaled = 255.0 - scaled
+    if padding is not None:
+        scaled[padding] = 0.0
+    return np.rint(scaled).astype(np.uint8)
+
+
+def _grey(stored: npt.NDArray[Any], bits_stored: int, photometric: str = "MONOCHROME2") -> Dataset:
+    ds = read("CT_small.dcm")  # signed 16-bit, Rescale Intercept -1024, no window
+    ds.Rows, ds.Columns = stored.shape
+    ds.BitsStored, ds.HighBit = bits_stored, bits_stored - 1
+    ds.PixelRepresentation = int(stored.dtype.kind == "i")
+    ds.BitsAllocated = stored.dtype.itemsize * 8
+    ds.PixelData = stored.astype(stored.dtype.newbyteorder("<")).tobytes()
+    ds.PhotometricInterpretation = photometric
+    del ds.PixelPaddingValue
+    return ds
+
+
+WINDOWS = [
+    None,
+    Window(40, 400),
+    Window(-600, 1500, "LINEAR_EXACT"),
+    Window(0, 300, "SIGMOID"),
+    Window(100, 1),
+    Window(-1000.5, 1.5),
+    Window(1e6, 10),
+]
+
+
+@pytest.mark.parametrize("window", WINDOWS, ids=repr)
+@pytest.mark.parametrize("photometric", ["MONOCHROME2", "MONOCHROME1"])
+@pytest.mark.parametrize("size", [160, 40])  # more pixels than values (the table), and fewer
+def test_table_equals_the_pipeline_pixel_by_pixel(
+    window: Window | None, photometric: str, size: int
+) -> None:
+    rng = np.random.default_rng(size)
+    stored = rng.integers(-2048, 2048, size=(size, size)).astype(np.int16)
+    stored[:5] = -2000
+    ds = _grey(stored, 12, photometric)
+    ds.PixelPaddingValue = -2000
+    expected = _pixel_by_pixel(ds, stored, window, photometric == "MONOCHROME1")
+    np.testing.assert_array_equal(render_array(ds, window=window), expected)
+
+
+@pytest.mark.parametrize("dtype", ["u1", "i1", "u2", "u4", "i4"])
+def test_table_for_every_integer_type(dtype: str) -> None:
+    info = np.iinfo(np.dtype(dtype))
+    rng = np.random.default_rng(7)
+    stored = rng.integers(
+        max(info.min, -3000), min(info.max, 3000), size=(120, 120), endpoint=True
+    ).astype(dtype)
+    ds = _grey(stored, 8 * stored.dtype.itemsize)
+    ds.RescaleSlope, ds.RescaleIntercept = 0.5, -100
+    for window in (None, Window(10, 200)):
+        expected = _pixel_by_pixel(ds, stored, window, False)
+        np.testing.assert_array_equal(render_array(ds, window=window), expected)
+
+
+def test_table_with_lookup_table_sequences() -> None:
+    stored = np.random.default_rng(3).integers(0, 300, size=(100, 100)).astype(np.uint16)
+    ds = _grey(stored, 16)
+    modality = Dataset()
+    modality.LUTDescriptor = [256, 10, 16]
+    modality.LUTData = list(range(0, 2560, 10))
+    modality.ModalityLUTType = "HU"
+    ds.ModalityLUTSequence = [modality]
+    voi = Dataset()
+    voi.LUTDescriptor = [1024, 100, 8]
+    voi.LUTData = [min(255, v // 4) for v in range(1024)]
+    ds.VOILUTSequence = [voi]
+    for attr in ("RescaleSlope", "RescaleIntercept"):
+        delattr(ds, attr)
+    np.testing.assert_array_equal(render_array(ds), _pixel_by_pixel(ds, stored, None, False))
+
+
+def test_a_frame_decoded_by_the_caller() -> None:
+    ds = read("CT_small.dcm")
+    array, photometric = decode_frame(ds, 1)
+    header = read("CT_small.dcm")
+    del header.PixelData
+    given = render_frame(
+        header, 1, window=Window(40, 400), media_type="image/png", decoded=(array, photometric)
+    )
+    assert given == render_frame(ds, 1, window=Window(40, 400), media_type="image/png")
+    np.testing.assert_array_equal(array, decode_frame(ds, 1)[0])  # left as it was
