@@ -27,8 +27,8 @@ class Services:
     tokens: TokenCache
 
 
-def get_services(request: Request) -> Services:
-    """The application's services."""
+async def get_services(request: Request) -> Services:
+    """The application's services (async: no thread hop for a dependency this cheap)."""
     services: Services = request.app.state.services
     return services
 
@@ -36,8 +36,12 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def current_user(request: Request, services: ServicesDep) -> CurrentUser:
-    """The authenticated caller; 401 without a valid bearer token."""
+async def current_user(request: Request, services: ServicesDep) -> CurrentUser:
+    """The authenticated caller; 401 without a valid bearer token.
+
+    Async on purpose: known tokens are answered from memory without a thread hop; an
+    unknown token costs one indexed lookup on the event loop, once per token and process.
+    """
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -59,7 +63,7 @@ def current_user(request: Request, services: ServicesDep) -> CurrentUser:
 UserDep = Annotated[CurrentUser, Depends(current_user)]
 
 
-def admin_user(user: UserDep) -> CurrentUser:
+async def admin_user(user: UserDep) -> CurrentUser:
     """The caller, who must be an administrator (403 otherwise)."""
     if not user.is_admin:
         raise HTTPException(status_code=403, detail="only administrators may do this")
