@@ -208,8 +208,8 @@ def start_workbench(folder: Path, repo: Path, python: str | None = None) -> Iter
             version=f"workbench {workbench.__version__}",
             settings={
                 "server": f"workbench serve (uvicorn, {_workers()} processes, httptools, uvloop)",
-                "index": "SQLite (WAL, synchronous=FULL)",
-                "durability": "fsync of every blob and its folder before the STOW answer",
+                "index": "SQLite (WAL, synchronous=NORMAL, rebuilt from blobs after a crash)",
+                "durability": "every blob and its folder synced before the STOW answer",
             },
         )
 

@@ -711,10 +711,11 @@ def report(peers: Sequence[Peer], corpus: Corpus, plan: Plan, figures: Sequence[
         f"STOW: median instances/s of up to {plan.rounds} rounds per line (requests of 1 or 10 "
         "instances, 1 or 4 clients with their own HTTP session); reads: p50/p95 over "
         "alternating requests after one untimed warm-up each; MB = 10^6 bytes",
-        "durability: workbench fsyncs each file and its folder and commits its SQLite index "
-        "with synchronous=FULL before answering; Orthanc (SyncStorageArea=true, its default) "
+        "durability: workbench fdatasyncs each request's files and fsyncs their folder before "
+        "answering, commits its SQLite index (WAL, synchronous=NORMAL) without a sync and "
+        "re-indexes unreferenced blobs at start; Orthanc (SyncStorageArea=true, its default) "
         "fdatasyncs each file but not the folder, and its SQLite index (WAL, "
-        "synchronous=NORMAL) does not sync at commit: ours does more disk syncs per STOW",
+        "synchronous=NORMAL) does not sync at commit",
     ]
     if ours is not None:
         lines.append(f"workbench: {ours.version}; " + "; ".join(

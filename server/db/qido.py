@@ -186,13 +186,14 @@ def build_select(query: QidoQuery, scope: Scope) -> Select[Any]:
 
 
 def _element(vr: str, value: Any) -> dict[str, Any]:
+    """A DICOM JSON attribute from an index column value (multi-values split on ``\\``)."""
     if value is None or value == "":
         return {"vr": vr}
     if vr == "PN":
-        return {"vr": vr, "Value": [{"Alphabetic": v} for v in str(value).split("\\")]}
-    if vr in ("IS", "US", "UL"):
-        return {"vr": vr, "Value": [int(value)]}
-    if vr in ("CS", "UI") and isinstance(value, str) and "\\" in value:
+        return {"vr": vr, "Value": [{"Alphabetic": v} for v in value.split("\\")]}
+    if vr == "IS":
+        return {"vr": vr, "Value": [value]}
+    if vr == "CS" and "\\" in value:
         return {"vr": vr, "Value": value.split("\\")}
     return {"vr": vr, "Value": [value]}
 
@@ -270,24 +271,35 @@ def run_search(conn: Connection, query: QidoQuery, scope: Scope, base_url: str
             if modality:
                 modalities.setdefault(study_pk, []).append(modality)
     metadata = _metadata_for(conn, level, rows) if (extra_tags or query.include_all) else {}
+    # one plan per search: (tag, VR, position in the row), in tag order
+    keys = list(rows[0]._fields)
+    plan = sorted(
+        (tag_hex, vr, keys.index(column.key) if column.key in keys else -1)
+        for tag_hex, vr, column in (
+            (_ALL_COLUMNS[kw][2], _ALL_COLUMNS[kw][1], _ALL_COLUMNS[kw][0])
+            for kw in dict.fromkeys(wanted_keywords)
+        )
+    )
+    at_study, at_series, at_sop = (keys.index("study_uid"), keys.index("series_uid")
+                                   if "series_uid" in keys else -1,
+                                   keys.index("sop_uid") if "sop_uid" in keys else -1)
+    pk_at = keys.index("pk")
     results = []
     for row in rows:
-        mapping = row._mapping
         item: dict[str, Any] = {}
-        for kw in dict.fromkeys(wanted_keywords):
-            column, vr, tag_hex = _ALL_COLUMNS[kw]
-            item[tag_hex] = _element(vr, mapping[column.key] if column.key in mapping else None)
+        for tag_hex, vr, at in plan:
+            item[tag_hex] = _element(vr, row[at] if at >= 0 else None)
         if level is QueryLevel.STUDY:
-            item["00080061"] = {"vr": "CS", "Value": modalities.get(row.pk, [])} if (
-                modalities.get(row.pk)) else {"vr": "CS"}
-        url = f"{base_url}/studies/{mapping['study_uid']}"
+            found = modalities.get(row[pk_at])
+            item["00080061"] = {"vr": "CS", "Value": found} if found else {"vr": "CS"}
+        url = f"{base_url}/studies/{row[at_study]}"
         if level is not QueryLevel.STUDY:
-            url += f"/series/{mapping['series_uid']}"
+            url += f"/series/{row[at_series]}"
         if level is QueryLevel.INSTANCE:
-            url += f"/instances/{mapping['sop_uid']}"
+            url += f"/instances/{row[at_sop]}"
         item["00081190"] = {"vr": "UR", "Value": [url]}
         item["00080056"] = {"vr": "CS", "Value": ["ONLINE"]}
-        source = metadata.get(row.pk)
+        source = metadata.get(row[pk_at])
         if source:
             if query.include_all:
                 for tag, element in source.items():
