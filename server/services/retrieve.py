@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.uid import UID, ExplicitVRLittleEndian
+from pydicom.uid import ExplicitVRLittleEndian
 from sqlalchemy import Connection, Select, bindparam, select
 
 from server.db.models import instances, series, studies
@@ -463,8 +463,3 @@ def bulkdata_element(ds: Dataset, path: str) -> Any:
     if element is None or len(parts) % 2 == 0:
         raise NotFoundError(f"no bulk data at {path!r}")
     return element
-
-
-def is_native(transfer_syntax: str) -> bool:
-    """Whether a transfer syntax stores pixels uncompressed."""
-    return transfer_syntax in NATIVE or UID(transfer_syntax) == "1.2.840.10008.1.2.1.99"

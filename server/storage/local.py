@@ -17,12 +17,9 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-
-CHUNK = 1024 * 1024
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -145,18 +142,6 @@ class LocalBlobStore:
     def read(self, key: str) -> bytes:
         """The whole blob."""
         return self.path(key).read_bytes()
-
-    def read_range(self, key: str, offset: int, length: int) -> bytes:
-        """``length`` bytes of a blob from ``offset``."""
-        with open(self.path(key), "rb") as fh:
-            fh.seek(offset)
-            return fh.read(length)
-
-    def iter_chunks(self, key: str, chunk: int = CHUNK) -> Iterator[bytes]:
-        """The blob in chunks, for streaming responses."""
-        with open(self.path(key), "rb") as fh:
-            while block := fh.read(chunk):
-                yield block
 
     def hour_folders(self) -> list[str]:
         """Keys of the hour folders (``YYYY/MM/DD/HH``), oldest first."""

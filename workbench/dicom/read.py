@@ -301,14 +301,3 @@ def text(ds: Dataset, keyword: str, limit: int = 324) -> str:
     else:
         joined = str(value)
     return joined.strip().rstrip("\x00")[:limit]
-
-
-def integer(ds: Dataset, keyword: str) -> int | None:
-    """An IS/US attribute as int, or None when absent or not a number."""
-    value = ds.get(keyword)
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
