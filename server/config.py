@@ -72,6 +72,32 @@ class Settings(BaseSettings):
     qido_max_limit: int = Field(
         default=10000, description="Largest number of results one QIDO-RS response returns."
     )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server for sign-up and invitation e-mails; unset: messages are "
+        "written to <data_dir>/outbox as .eml files.",
+    )
+    smtp_port: int = Field(default=25, description="SMTP port.")
+    smtp_starttls: bool = Field(default=False, description="Use STARTTLS with the SMTP server.")
+    smtp_username: str | None = Field(default=None, description="SMTP login, if needed.")
+    smtp_password: str | None = Field(default=None, description="SMTP password, if needed.")
+    mail_from: str = Field(default="workbench@localhost", description="From address of e-mails.")
+    payment_provider: Literal["test"] = Field(
+        default="test",
+        description="Payment provider; `test` tokenises on the client and declines the "
+        "well-known test card numbers (server/services/payments.py).",
+    )
+    login_attempts_per_minute: int = Field(
+        default=20, ge=1, description="Log-in attempts one client address may make per minute.")
+    hub_api_url: str | None = Field(
+        default=None, validation_alias="JUPYTERHUB_API_URL",
+        description="JupyterHub API URL (set by the Hub for services): Hub tokens then "
+        "authenticate users mapped by their Hub name.",
+    )
+    hub_api_token: str | None = Field(
+        default=None, validation_alias="JUPYTERHUB_API_TOKEN",
+        description="The archive's own Hub service token.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -42,6 +42,14 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
 
 
+async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
-    """Register the domain error handlers on ``app``."""
+    """Register the domain error handlers on ``app``.
+
+    ``ValueError`` from the domain names the value that was wrong: 422.
+    """
     app.add_exception_handler(WorkbenchError, _handle)
+    app.add_exception_handler(ValueError, _invalid)

@@ -13,13 +13,33 @@ from fastapi.responses import HTMLResponse
 
 import workbench
 from server import errors
-from server.auth.tokens import TokenCache, ensure_admin
+from server.auditing import AuditMiddleware
+from server.auth.hub import HubIdentities
+from server.auth.limits import LoginLimiter
+from server.auth.tokens import CredentialCache, ensure_admin
 from server.config import Settings
 from server.db.engine import make_engine, upgrade
 from server.deps import Services
-from server.routes import delete, patients, qido, rendered, stow, wado
+from server.routes import (
+    accounts,
+    audit,
+    auth,
+    delete,
+    members,
+    pages,
+    patients,
+    qido,
+    rendered,
+    sharing,
+    sources,
+    stow,
+    wado,
+)
+from server.services.audit import AuditLog
 from server.services.events import EventBus
 from server.services.ingest import Ingestor
+from server.services.mail import Mailer
+from server.services.payments import TestPaymentProvider
 from server.services.sweep import recover_blobs
 from server.storage.local import LocalBlobStore
 
@@ -29,8 +49,9 @@ LANDING = """<!doctype html><html><head><meta charset="utf-8"><title>workbench</
 <body style="font-family:sans-serif;max-width:40em;margin:3em auto">
 <h1>workbench archive</h1><p>Version {version}. DICOMweb root: <code>/dicom-web</code>;
 JSON API: <code>/api</code>; interactive API documentation: <a href="/docs">/docs</a>.</p>
-<p>Requests need <code>Authorization: Bearer &lt;token&gt;</code>; the administrator's token
-is in <code>&lt;data dir&gt;/admin-token</code>.</p></body></html>"""
+<p><a href="/login">Log in</a> or <a href="/signup">sign a practice up</a>. Scripts send
+<code>Authorization: Bearer &lt;token&gt;</code>; the installation administrator's token is in
+<code>&lt;data dir&gt;/admin-token</code>.</p></body></html>"""
 
 
 def quiet_pydicom() -> None:
@@ -59,8 +80,16 @@ def build_services(settings: Settings) -> Services:
         token_file = ensure_admin(engine, settings.data_dir, settings.admin_token)
         if token_file is not None:
             log.warning("administrator token written to %s", token_file)
+    mailer = Mailer(settings.mail_from, host=settings.smtp_host, port=settings.smtp_port,
+                    outbox=settings.data_dir / "outbox", starttls=settings.smtp_starttls,
+                    username=settings.smtp_username, password=settings.smtp_password)
+    hub = None
+    if settings.hub_api_url and settings.hub_api_token:
+        hub = HubIdentities(settings.hub_api_url, settings.hub_api_token, engine)
     return Services(settings=settings, engine=engine, store=store, events=events,
-                    ingestor=ingestor, tokens=TokenCache(engine))
+                    ingestor=ingestor, credentials=CredentialCache(engine),
+                    audit=AuditLog(engine), mailer=mailer, payments=TestPaymentProvider(),
+                    limiter=LoginLimiter(settings.login_attempts_per_minute), hub=hub)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -87,14 +116,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             services.ingestor.close()
             services.events.close()
+            services.audit.close()
             services.engine.dispose()
 
     app = FastAPI(title="workbench archive", version=workbench.__version__, lifespan=lifespan,
-                  description="DICOMweb study archive with patient folders.")
+                  description="DICOMweb study archive with patient folders, accounts, sharing and "
+                              "an audit trail.")
     errors.install(app)
     for router in (stow.router, qido.router, wado.router, rendered.router, delete.router):
         app.include_router(router, prefix="/dicom-web")
-    app.include_router(patients.router, prefix="/api")
+    for router in (patients.router, auth.router, accounts.router, members.router,
+                   sources.router, sharing.router, audit.router):
+        app.include_router(router, prefix="/api")
+    app.include_router(pages.router)
+    app.add_middleware(AuditMiddleware)
 
     @app.get("/", include_in_schema=False)
     def landing() -> HTMLResponse:

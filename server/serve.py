@@ -51,6 +51,7 @@ def prepare(settings: Settings, demo: bool) -> int:
         return len(outcomes)
     finally:
         services.ingestor.close()
+        services.audit.close()
         services.engine.dispose()
 
 

@@ -37,6 +37,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audit(args: argparse.Namespace) -> int:
+    admin = importlib.import_module("server.admin_cli")
+    code: int = admin.audit_verify(args.data_dir)
+    return code
+
+
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from workbench.ingest import IngestError, IngestInterrupted, ingest_paths
 
@@ -99,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("folder")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_cmd_demo)
+
+    audit = sub.add_parser("audit", help="check the archive's audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="recompute the hash chain; exit 3 if tampered")
+    verify.add_argument("--data-dir", type=Path,
+                        help="data directory (WORKBENCH_DATA_DIR, default ./data)")
+    verify.set_defaults(func=_cmd_audit)
 
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=_cmd_version)

@@ -1,8 +1,14 @@
-"""API tokens: users authenticate with ``Authorization: Bearer <token>``.
+"""Bearer tokens and sessions -> :class:`Principal`, and the bootstrap administrator.
 
-Only the SHA-256 of a token is stored. The bootstrap administrator's token comes from
-``WORKBENCH_ADMIN_TOKEN`` or is generated once and written to ``<data_dir>/admin-token``
-readable by the owner only.
+Only SHA-256 digests of secrets are stored. Resolving a credential costs a few indexed
+lookups, so each process caches the answer; the cache is dropped whenever the
+``auth_state.generation`` counter changes, which every change to credentials, roles,
+teams or account states bumps (:func:`bump_generation`, in the same transaction). So a
+revoked token stops working on the next request, in every worker process.
+
+The bootstrap administrator (``admin@localhost``) is the primary administrator of the
+installation's own account (pk 1, "Local practice") and a staff member. Its token comes
+from ``WORKBENCH_ADMIN_TOKEN`` or is generated once into ``<data_dir>/admin-token``.
 """
 
 from __future__ import annotations
@@ -10,44 +16,56 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from dataclasses import dataclass
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
-from server.db.models import users
+from server.auth.permissions import SCOPES, Principal, Role
+from server.db.accounts import (
+    accounts,
+    api_tokens,
+    auth_state,
+    sessions,
+    sources,
+    team_members,
+    users,
+)
 
-ADMIN = "administrator"
-ADMIN_NAME = "admin"
+LOCAL_ACCOUNT = 1
+ADMIN_EMAIL = "admin@localhost"
 
 
-@dataclass(frozen=True)
-class CurrentUser:
-    """Who is asking."""
-
-    pk: int
-    name: str
-    role: str
-
-    @property
-    def is_admin(self) -> bool:
-        """Whether the user administers the archive."""
-        return self.role == ADMIN
+def now_utc() -> datetime:
+    """Naive UTC now (what the index stores)."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def hash_token(token: str) -> str:
-    """SHA-256 hex digest of a token (what the index stores)."""
+    """SHA-256 hex digest of a secret (what the index stores)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_secret() -> str:
+    """A fresh URL-safe secret of 256 bits."""
+    return secrets.token_urlsafe(32)
+
+
+def bump_generation(conn: Connection) -> None:
+    """Tell every process that credentials, roles or account states changed."""
+    conn.execute(update(auth_state).where(auth_state.c.pk == 1)
+                 .values(generation=auth_state.c.generation + 1))
+
+
 def ensure_admin(engine: Engine, data_dir: Path, token: str | None) -> Path | None:
-    """Create or update the bootstrap administrator.
+    """Create the local account's primary administrator and its token.
 
     Parameters
     ----------
     engine
-        The index.
+        The index (migrated).
     data_dir
         Where ``admin-token`` is written when a token is generated.
     token
@@ -58,53 +76,132 @@ def ensure_admin(engine: Engine, data_dir: Path, token: str | None) -> Path | No
     Path or None
         The token file when one was written.
     """
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = now_utc()
+    token_file = data_dir / "admin-token"
     with engine.begin() as conn:
-        row = conn.execute(select(users).where(users.c.name == ADMIN_NAME)).first()
-        if token is not None:
-            digest = hash_token(token)
-            if row is None:
-                conn.execute(insert(users).values(name=ADMIN_NAME, role=ADMIN,
-                                                  token_sha256=digest, created_at=now))
-            elif row.token_sha256 != digest:
-                conn.execute(update(users).where(users.c.pk == row.pk)
-                             .values(token_sha256=digest))
-            return None
-        token_file = data_dir / "admin-token"
-        if row is not None and token_file.exists():
-            return None
-        generated = secrets.token_urlsafe(32)
-        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(generated + "\n")
-        digest = hash_token(generated)
+        row = conn.execute(select(users.c.pk).where(users.c.email == ADMIN_EMAIL)).first()
         if row is None:
-            conn.execute(insert(users).values(name=ADMIN_NAME, role=ADMIN, token_sha256=digest,
-                                              created_at=now))
+            user_pk = int(conn.execute(insert(users).values(
+                account_pk=LOCAL_ACCOUNT, email=ADMIN_EMAIL, name="Administrator",
+                roles=f"{Role.ADMINISTRATOR} {Role.READING_PHYSICIAN}", is_primary=True,
+                is_staff=True, email_confirmed_at=now, created_at=now,
+            )).inserted_primary_key[0])  # type: ignore[index]
         else:
-            conn.execute(update(users).where(users.c.pk == row.pk).values(token_sha256=digest))
-        return token_file
+            user_pk = int(row.pk)
+        existing = conn.execute(select(api_tokens.c.pk, api_tokens.c.token_sha256).where(
+            api_tokens.c.user_pk == user_pk, api_tokens.c.name == "bootstrap")).first()
+        if token is None:
+            if existing is not None and token_file.exists():
+                return None
+            token = new_secret()
+            fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(token + "\n")
+            written: Path | None = token_file
+        else:
+            written = None
+        digest = hash_token(token)
+        if existing is None:
+            conn.execute(insert(api_tokens).values(user_pk=user_pk, name="bootstrap",
+                                                   token_sha256=digest,
+                                                   scopes=" ".join(SCOPES), created_at=now))
+        elif existing.token_sha256 != digest:
+            conn.execute(update(api_tokens).where(api_tokens.c.pk == existing.pk)
+                         .values(token_sha256=digest, revoked_at=None))
+        bump_generation(conn)
+        return written
 
 
-class TokenCache:
-    """Token digest -> user, read from the index once per digest."""
+def principal_for_user(conn: Connection, user_pk: int, *, scopes: frozenset[str],
+                       via: str, csrf_token: str | None = None) -> Principal | None:
+    """The principal of an active user of an existing account, or None."""
+    row = conn.execute(
+        select(users, accounts.c.state.label("account_state"))
+        .join(accounts, accounts.c.pk == users.c.account_pk)
+        .where(users.c.pk == user_pk)).first()
+    if row is None or not row.active:
+        return None
+    teams = conn.execute(select(team_members.c.team_pk, team_members.c.role)
+                         .where(team_members.c.user_pk == user_pk)).fetchall()
+    return Principal(
+        user_pk=user_pk, account_pk=row.account_pk, account_state=row.account_state,
+        label=row.email, roles=frozenset(row.roles.split()), scopes=scopes,
+        is_staff=bool(row.is_staff),
+        reader_teams=tuple(sorted(t.team_pk for t in teams if t.role == "reader")),
+        sender_teams=tuple(sorted(t.team_pk for t in teams if t.role == "sender")),
+        via=via, csrf_token=csrf_token)
+
+
+class CredentialCache:
+    """Resolve bearer tokens and session cookies, caching per process and generation."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._known: dict[str, CurrentUser | None] = {}
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._known: dict[str, tuple[Principal, datetime | None]] = {}
 
-    def lookup(self, token: str) -> CurrentUser | None:
-        """The user holding ``token``, or None."""
-        digest = hash_token(token)
-        if digest in self._known:
-            return self._known[digest]
+    def _fresh(self, conn: Connection) -> None:
+        generation = conn.execute(select(auth_state.c.generation)).scalar() or 0
+        with self._lock:
+            if generation != self._generation:
+                self._known.clear()
+                self._generation = int(generation)
+
+    def bearer(self, token: str) -> Principal | None:
+        """The principal holding an API token or upload key; None if unknown or expired."""
+        return self._resolve("t:" + hash_token(token), self._token)
+
+    def session(self, cookie: str) -> Principal | None:
+        """The principal of a browser session cookie; None if unknown or expired."""
+        return self._resolve("s:" + hash_token(cookie), self._session)
+
+    def _resolve(self, key: str, load: Any) -> Principal | None:
+        now = now_utc()
         with self.engine.connect() as conn:
-            row = conn.execute(select(users).where(users.c.token_sha256 == digest)).first()
-        user = CurrentUser(row.pk, row.name, row.role) if row is not None else None
-        if user is not None:
-            self._known[digest] = user
-        return user
+            self._fresh(conn)
+            cached = self._known.get(key)
+            if cached is None:
+                loaded = load(conn, key[2:], now)
+                if loaded is None:
+                    return None
+                cached = loaded
+                with self._lock:
+                    self._known[key] = cached
+        principal, expires = cached
+        if expires is not None and expires <= now:
+            return None
+        return principal
 
-    def clear(self) -> None:
-        """Forget cached tokens (after a token changes)."""
-        self._known.clear()
+    @staticmethod
+    def _token(conn: Connection, digest: str, now: datetime
+               ) -> tuple[Principal, datetime | None] | None:
+        row = conn.execute(select(api_tokens).where(api_tokens.c.token_sha256 == digest)).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        if row.expires_at is not None and row.expires_at <= now:
+            return None
+        if row.source_pk is not None:
+            source = conn.execute(
+                select(sources, accounts.c.state.label("account_state"))
+                .join(accounts, accounts.c.pk == sources.c.account_pk)
+                .where(sources.c.pk == row.source_pk)).first()
+            if source is None or not source.active:
+                return None
+            return Principal(user_pk=None, account_pk=source.account_pk,
+                             account_state=source.account_state,
+                             label=f"source:{source.name}", source_pk=source.pk,
+                             source_team_pk=source.team_pk, via="upload-key"), row.expires_at
+        principal = principal_for_user(conn, row.user_pk, scopes=frozenset(row.scopes.split()),
+                                       via="token")
+        return None if principal is None else (principal, row.expires_at)
+
+    @staticmethod
+    def _session(conn: Connection, digest: str, now: datetime
+                 ) -> tuple[Principal, datetime | None] | None:
+        row = conn.execute(select(sessions).where(sessions.c.token_sha256 == digest)).first()
+        if row is None or row.expires_at <= now:
+            return None
+        principal = principal_for_user(conn, row.user_pk, scopes=frozenset(SCOPES),
+                                       via="session", csrf_token=row.csrf_token)
+        return None if principal is None else (principal, row.expires_at)

@@ -1,8 +1,10 @@
-"""The index: patients, studies, series, instances, users.
+"""The archive index: patients, studies, series, instances.
 
 Study rows carry the patient attributes as received with that study (what QIDO-RS
 returns); the ``patients`` row holds the demographics first seen for a patient ID and
 issuer, and ``patient_conflicts`` records every later disagreement instead of merging.
+Every patient folder and study belongs to one account (``server/db/accounts.py``); the
+same Patient ID in two accounts is two folders.
 """
 
 from __future__ import annotations
@@ -15,34 +17,23 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    """Declarative base with constraint naming conventions (stable migrations)."""
-
-    metadata = MetaData(naming_convention=NAMING)
+from server.db.base import Base
 
 
 class Patient(Base):
-    """A patient folder: one patient ID within one issuer."""
+    """A patient folder: one patient ID within one issuer, in one account."""
 
     __tablename__ = "patients"
-    __table_args__ = (UniqueConstraint("patient_id", "issuer"),)
+    __table_args__ = (UniqueConstraint("account_pk", "patient_id", "issuer"),)
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.pk"), index=True)
     patient_id: Mapped[str] = mapped_column(String(64))
     issuer: Mapped[str] = mapped_column(String(64), default="")
     name: Mapped[str] = mapped_column(String(324), default="")
@@ -73,6 +64,7 @@ class Study(Base):
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.pk"), index=True)
     patient_pk: Mapped[int] = mapped_column(ForeignKey("patients.pk"), index=True)
     patient_name: Mapped[str] = mapped_column(String(324), default="", index=True)
     patient_id: Mapped[str] = mapped_column(String(64), default="", index=True)
@@ -137,21 +129,8 @@ class Instance(Base):
     created_at: Mapped[datetime]
 
 
-class User(Base):
-    """Someone (or something) holding an API token. Roles grow with accounts."""
-
-    __tablename__ = "users"
-
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(128), unique=True)
-    role: Mapped[str] = mapped_column(String(32))
-    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime]
-
-
 patients = cast(Table, Patient.__table__)
 patient_conflicts = cast(Table, PatientConflict.__table__)
 studies = cast(Table, Study.__table__)
 series = cast(Table, Series.__table__)
 instances = cast(Table, Instance.__table__)
-users = cast(Table, User.__table__)

@@ -78,15 +78,18 @@ LEVEL_COLUMNS = {
     QueryLevel.INSTANCE: INSTANCE_COLUMNS,
 }
 _ALL_COLUMNS = {**STUDY_COLUMNS, **SERIES_COLUMNS, **INSTANCE_COLUMNS}
+_PRIVATE = frozenset({"pk", "created_at", "account_pk"})
 _TAG_TO_KEYWORD = {tag: kw for kw, (_c, _v, tag) in _ALL_COLUMNS.items()}
 
 
 @dataclass(frozen=True)
 class Scope:
-    """Where a search runs: all of a level, or under a given study / series."""
+    """Where a search runs: all of a level, or under a given study / series; ``visible``
+    limits it to the studies the caller may see (``server/db/visibility.py``)."""
 
     study_uid: str | None = None
     series_uid: str | None = None
+    visible: ColumnElement[bool] | None = None
 
 
 def _match_clause(match: Match, column: Column[Any], vr: str) -> ColumnElement[bool] | None:
@@ -155,7 +158,7 @@ def build_select(query: QidoQuery, scope: Scope) -> Select[Any]:
         stmt = select(studies).order_by(studies.c.study_date.desc(), studies.c.pk)
     elif query.level is QueryLevel.SERIES:
         stmt = (
-            select(series, *[c for c in studies.c if c.key not in {"pk", "created_at"}])
+            select(series, *[c for c in studies.c if c.key not in _PRIVATE])
             .join(studies, series.c.study_pk == studies.c.pk)
             .order_by(series.c.study_pk, series.c.series_number, series.c.pk)
         )
@@ -166,12 +169,14 @@ def build_select(query: QidoQuery, scope: Scope) -> Select[Any]:
                 instances.c.instance_number, instances.c.rows, instances.c.columns,
                 instances.c.bits_allocated, instances.c.frames,
                 *[c for c in series.c if c.key not in {"pk", "created_at", "study_pk"}],
-                *[c for c in studies.c if c.key not in {"pk", "created_at"}],
+                *[c for c in studies.c if c.key not in _PRIVATE],
             )
             .join(series, instances.c.series_pk == series.c.pk)
             .join(studies, instances.c.study_pk == studies.c.pk)
             .order_by(instances.c.series_pk, instances.c.instance_number, instances.c.pk)
         )
+    if scope.visible is not None:
+        stmt = stmt.where(scope.visible)
     if scope.study_uid is not None:
         stmt = stmt.where(studies.c.study_uid == scope.study_uid)
     if scope.series_uid is not None:

@@ -7,7 +7,8 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from server.db.models import patient_conflicts, patients, studies
-from server.deps import ServicesDep, UserDep
+from server.db.visibility import visible_studies
+from server.deps import MAX_ID, OffsetQuery, Reader, ServicesDep
 from workbench.errors import NotFoundError
 
 router = APIRouter(tags=["Patients"])
@@ -37,8 +38,9 @@ class StudySummary(BaseModel):
 
 
 class PatientFolder(BaseModel):
-    """All content for one patient ID within one issuer."""
+    """All content for one patient ID within one issuer, in one account."""
 
+    account_id: int
     patient_id: str
     issuer: str
     name: str
@@ -51,18 +53,20 @@ class PatientFolder(BaseModel):
 
 
 @router.get("/patients", response_model=list[PatientFolder], summary="List patient folders")
-def list_patients(services: ServicesDep, _u: UserDep,
+def list_patients(services: ServicesDep, principal: Reader,
                   patient_id: str | None = Query(None, description="exact Patient ID"),
                   issuer: str | None = Query(None, description="Issuer of Patient ID"),
                   conflicts: bool = Query(False, description="only folders with conflicts"),
-                  limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+                  limit: int = Query(100, ge=1, le=1000), offset: OffsetQuery = 0,
                   ) -> list[PatientFolder]:
-    """Patient folders with their study counts and whether demographics conflict."""
+    """Folders with studies the caller sees, their counts and whether demographics conflict."""
+    visible = visible_studies(principal)
     n_studies = (select(func.count()).select_from(studies)
-                 .where(studies.c.patient_pk == patients.c.pk).scalar_subquery())
+                 .where(studies.c.patient_pk == patients.c.pk, visible).scalar_subquery())
     n_conflicts = (select(func.count()).select_from(patient_conflicts)
                    .where(patient_conflicts.c.patient_pk == patients.c.pk).scalar_subquery())
-    stmt = select(patients, n_studies.label("n_studies"), n_conflicts.label("n_conflicts"))
+    stmt = select(patients, n_studies.label("n_studies"), n_conflicts.label("n_conflicts")
+                  ).where(patients.c.pk.in_(select(studies.c.patient_pk).where(visible)))
     if patient_id is not None:
         stmt = stmt.where(patients.c.patient_id == patient_id)
     if issuer is not None:
@@ -73,8 +77,8 @@ def list_patients(services: ServicesDep, _u: UserDep,
     with services.engine.connect() as conn:
         rows = conn.execute(stmt).fetchall()
     return [
-        PatientFolder(patient_id=r.patient_id, issuer=r.issuer, name=r.name,
-                      birth_date=r.birth_date, sex=r.sex, num_studies=r.n_studies,
+        PatientFolder(account_id=r.account_pk, patient_id=r.patient_id, issuer=r.issuer,
+                      name=r.name, birth_date=r.birth_date, sex=r.sex, num_studies=r.n_studies,
                       has_conflicts=r.n_conflicts > 0)
         for r in rows
     ]
@@ -82,23 +86,35 @@ def list_patients(services: ServicesDep, _u: UserDep,
 
 @router.get("/patients/{patient_id}", response_model=PatientFolder,
             summary="One patient's folder")
-def patient_folder(patient_id: str, services: ServicesDep, _u: UserDep,
-                   issuer: str = Query("", description="Issuer of Patient ID")
+def patient_folder(patient_id: str, services: ServicesDep, principal: Reader,
+                   issuer: str = Query("", description="Issuer of Patient ID"),
+                   account_id: int | None = Query(None, ge=1, le=MAX_ID, description=(
+                       "the account whose folder (default: your own, else the first "
+                       "shared with you)")),
                    ) -> PatientFolder:
-    """The folder's demographics, its studies and every conflict recorded."""
+    """The folder's demographics, the studies the caller sees and their conflicts."""
+    visible = visible_studies(principal)
     with services.engine.connect() as conn:
-        row = conn.execute(select(patients).where(patients.c.patient_id == patient_id,
-                                                  patients.c.issuer == issuer)).first()
-        if row is None:
+        stmt = select(patients).where(
+            patients.c.patient_id == patient_id, patients.c.issuer == issuer,
+            patients.c.pk.in_(select(studies.c.patient_pk).where(visible)))
+        if account_id is not None:
+            stmt = stmt.where(patients.c.account_pk == account_id)
+        rows = conn.execute(stmt.order_by(patients.c.pk)).fetchall()
+        own = [r for r in rows if r.account_pk == principal.account_pk]
+        if not rows:
             raise NotFoundError(f"no patient folder for Patient ID {patient_id!r} "
                                 f"with issuer {issuer!r}")
-        study_rows = conn.execute(select(studies).where(studies.c.patient_pk == row.pk)
+        row = (own or rows)[0]
+        study_rows = conn.execute(select(studies).where(studies.c.patient_pk == row.pk, visible)
                                   .order_by(studies.c.study_date.desc())).fetchall()
+        shown = [s.study_uid for s in study_rows]
         conflict_rows = conn.execute(
-            select(patient_conflicts).where(patient_conflicts.c.patient_pk == row.pk)
+            select(patient_conflicts).where(patient_conflicts.c.patient_pk == row.pk,
+                                            patient_conflicts.c.study_uid.in_(shown))
             .order_by(patient_conflicts.c.pk)).fetchall()
     return PatientFolder(
-        patient_id=row.patient_id, issuer=row.issuer, name=row.name,
+        account_id=row.account_pk, patient_id=row.patient_id, issuer=row.issuer, name=row.name,
         birth_date=row.birth_date, sex=row.sex, num_studies=len(study_rows),
         has_conflicts=bool(conflict_rows),
         studies=[StudySummary(study_uid=s.study_uid, study_date=s.study_date,

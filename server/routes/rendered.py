@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from server.deps import ServicesDep, UserDep
+from server.deps import ServicesDep, StudyReader
 from server.services import retrieve
 from workbench.dicomweb.media import choose_rendered_media_type, parse_accept
 from workbench.errors import NotFoundError, QueryError
@@ -46,7 +46,7 @@ def _instance(services: ServicesDep, study: str, series: str | None, sop: str | 
 @router.get("/studies/{study}/series/{series}/instances/{sop}/rendered",
             summary="Rendered instance")
 def rendered_instance(study: str, series: str, sop: str, request: Request,
-                      services: ServicesDep, _u: UserDep, window: str | None = WindowQ,
+                      services: ServicesDep, _u: StudyReader, window: str | None = WindowQ,
                       viewport: str | None = ViewportQ, quality: int | None = QualityQ
                       ) -> Response:
     """The instance (first frame of a multi-frame) as JPEG or PNG, windowed."""
@@ -57,7 +57,7 @@ def rendered_instance(study: str, series: str, sop: str, request: Request,
 @router.get("/studies/{study}/series/{series}/instances/{sop}/frames/{number}/rendered",
             summary="Rendered frame")
 def rendered_frame(study: str, series: str, sop: str, number: str, request: Request,
-                   services: ServicesDep, _u: UserDep, window: str | None = WindowQ,
+                   services: ServicesDep, _u: StudyReader, window: str | None = WindowQ,
                    viewport: str | None = ViewportQ, quality: int | None = QualityQ
                    ) -> Response:
     """One frame (1-based) as JPEG or PNG."""
@@ -83,7 +83,7 @@ def _thumbnail(request: Request, services: ServicesDep, study: str, series: str 
 
 
 @router.get("/studies/{study}/thumbnail", summary="Study thumbnail")
-def study_thumbnail(study: str, request: Request, services: ServicesDep, _u: UserDep,
+def study_thumbnail(study: str, request: Request, services: ServicesDep, _u: StudyReader,
                     viewport: str | None = ViewportQ) -> Response:
     """A small image representing the study (its first imaged instance)."""
     return _thumbnail(request, services, study, None, None, viewport)
@@ -91,7 +91,7 @@ def study_thumbnail(study: str, request: Request, services: ServicesDep, _u: Use
 
 @router.get("/studies/{study}/series/{series}/thumbnail", summary="Series thumbnail")
 def series_thumbnail(study: str, series: str, request: Request, services: ServicesDep,
-                     _u: UserDep, viewport: str | None = ViewportQ) -> Response:
+                     _u: StudyReader, viewport: str | None = ViewportQ) -> Response:
     """A small image of the series' middle instance."""
     return _thumbnail(request, services, study, series, None, viewport)
 
@@ -99,7 +99,7 @@ def series_thumbnail(study: str, series: str, request: Request, services: Servic
 @router.get("/studies/{study}/series/{series}/instances/{sop}/thumbnail",
             summary="Instance thumbnail")
 def instance_thumbnail(study: str, series: str, sop: str, request: Request,
-                       services: ServicesDep, _u: UserDep, viewport: str | None = ViewportQ
+                       services: ServicesDep, _u: StudyReader, viewport: str | None = ViewportQ
                        ) -> Response:
     """A small image of the instance (middle frame of a multi-frame)."""
     return _thumbnail(request, services, study, series, sop, viewport)

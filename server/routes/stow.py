@@ -14,15 +14,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from server.deps import ServicesDep, UserDep, dicomweb_base
+from server.auth.permissions import Principal
+from server.deps import ServicesDep, Storer, dicomweb_base
 from server.services.ingest import Pending
 from server.services.outcome import Outcome
+from server.services.placement import Placement
 from server.services.receive import receive_instances
 from workbench.dicomweb.media import parse_content_type
 from workbench.dicomweb.multipart import (
     boundary_from_content_type,
 )
-from workbench.errors import PayloadTooLargeError, WorkbenchError
+from workbench.errors import PayloadTooLargeError, PermissionDeniedError, WorkbenchError
 
 router = APIRouter(tags=["STOW-RS"])
 
@@ -79,7 +81,27 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
 
 
-async def _store(request: Request, services: Any, study: str | None) -> JSONResponse:
+TEAM_HEADER = "x-workbench-team"
+
+
+def placement_for(principal: Principal, team: str | None) -> Placement:
+    """Where the caller's instances go: its account; shared with a team it sends to.
+
+    An upload key of a source bound to a team shares with that team; a user names a team
+    it is a sender of in ``X-Workbench-Team``.
+    """
+    team_pk = principal.source_team_pk
+    if team is not None:
+        if not team.isdigit() or int(team) not in principal.sender_teams:
+            raise PermissionDeniedError(f"you are not a sender of team {team!r} "
+                                        f"({TEAM_HEADER})")
+        team_pk = int(team)
+    return Placement(principal.account_pk, team_pk, principal)
+
+
+async def _store(request: Request, services: Any, principal: Principal, study: str | None
+                 ) -> JSONResponse:
+    placement = placement_for(principal, request.headers.get(TEAM_HEADER))
     content_type = request.headers.get("content-type", "")
     media_type, params = parse_content_type(content_type) if content_type else ("", {})
     if media_type != "multipart/related":
@@ -105,7 +127,7 @@ async def _store(request: Request, services: Any, study: str | None) -> JSONResp
             request.stream(), boundary, ingestor,
             max_request_bytes=settings.max_request_bytes,
             max_instance_bytes=settings.max_instance_bytes,
-            expected_study=study)
+            expected_study=study, placement=placement)
     except ClientDisconnect:
         return _error(400, "the client disconnected before the request body was complete")
     except PayloadTooLargeError as exc:
@@ -122,14 +144,14 @@ async def _store(request: Request, services: Any, study: str | None) -> JSONResp
 
 
 @router.post("/studies", summary="Store instances (STOW-RS)")
-async def store_instances(request: Request, services: ServicesDep, _user: UserDep
+async def store_instances(request: Request, services: ServicesDep, principal: Storer
                           ) -> JSONResponse:
     """Store the DICOM instances of a multipart/related request."""
-    return await _store(request, services, None)
+    return await _store(request, services, principal, None)
 
 
 @router.post("/studies/{study}", summary="Store instances of one study (STOW-RS)")
 async def store_study_instances(study: str, request: Request, services: ServicesDep,
-                                _user: UserDep) -> JSONResponse:
+                                principal: Storer) -> JSONResponse:
     """Store instances that must all belong to ``study``."""
-    return await _store(request, services, study)
+    return await _store(request, services, principal, study)

@@ -9,7 +9,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from server.deps import ServicesDep, UserDep, dicomweb_base
+from server.deps import ServicesDep, StudyReader, dicomweb_base
 from server.services import retrieve
 from server.storage.local import LocalBlobStore
 from workbench.dicomweb.media import (
@@ -106,7 +106,7 @@ async def _run_jobs(jobs: list[Job]) -> AsyncIterator[bytes | memoryview]:
 
 
 @router.get("/studies/{study}", summary="Retrieve a study")
-def retrieve_study(study: str, request: Request, services: ServicesDep, _u: UserDep
+def retrieve_study(study: str, request: Request, services: ServicesDep, _u: StudyReader
                    ) -> Response:
     """All instances of a study as multipart/related application/dicom."""
     return _retrieve(request, services, study, None, None)
@@ -114,14 +114,14 @@ def retrieve_study(study: str, request: Request, services: ServicesDep, _u: User
 
 @router.get("/studies/{study}/series/{series}", summary="Retrieve a series")
 def retrieve_series(study: str, series: str, request: Request, services: ServicesDep,
-                    _u: UserDep) -> Response:
+                    _u: StudyReader) -> Response:
     """All instances of a series."""
     return _retrieve(request, services, study, series, None)
 
 
 @router.get("/studies/{study}/series/{series}/instances/{sop}", summary="Retrieve an instance")
 def retrieve_instance(study: str, series: str, sop: str, request: Request,
-                      services: ServicesDep, _u: UserDep) -> Response:
+                      services: ServicesDep, _u: StudyReader) -> Response:
     """One instance."""
     return _retrieve(request, services, study, series, sop)
 
@@ -134,7 +134,7 @@ def _metadata(request: Request, services: ServicesDep, study: str, series: str |
 
 
 @router.get("/studies/{study}/metadata", summary="Study metadata")
-def study_metadata(study: str, request: Request, services: ServicesDep, _u: UserDep
+def study_metadata(study: str, request: Request, services: ServicesDep, _u: StudyReader
                    ) -> Response:
     """DICOM JSON of every instance of a study, bulk data as BulkDataURIs."""
     return _metadata(request, services, study, None, None)
@@ -142,7 +142,7 @@ def study_metadata(study: str, request: Request, services: ServicesDep, _u: User
 
 @router.get("/studies/{study}/series/{series}/metadata", summary="Series metadata")
 def series_metadata(study: str, series: str, request: Request, services: ServicesDep,
-                    _u: UserDep) -> Response:
+                    _u: StudyReader) -> Response:
     """DICOM JSON of every instance of a series."""
     return _metadata(request, services, study, series, None)
 
@@ -150,7 +150,7 @@ def series_metadata(study: str, series: str, request: Request, services: Service
 @router.get("/studies/{study}/series/{series}/instances/{sop}/metadata",
             summary="Instance metadata")
 def instance_metadata(study: str, series: str, sop: str, request: Request,
-                      services: ServicesDep, _u: UserDep) -> Response:
+                      services: ServicesDep, _u: StudyReader) -> Response:
     """DICOM JSON of one instance."""
     return _metadata(request, services, study, series, sop)
 
@@ -197,7 +197,7 @@ def frames_response(request: Request, services: ServicesDep, ref: retrieve.Insta
 @router.get("/studies/{study}/series/{series}/instances/{sop}/frames/{frame_list}",
             summary="Retrieve frames")
 async def retrieve_frames(study: str, series: str, sop: str, frame_list: str,
-                          request: Request, services: ServicesDep, _u: UserDep) -> Response:
+                          request: Request, services: ServicesDep, _u: StudyReader) -> Response:
     """Frames (1-based, comma separated) as native pixels or their stored bitstream."""
     numbers = parse_frame_list(frame_list)
     # A viewer asks for frames one by one, so the usual request (native frames in the page
@@ -218,7 +218,7 @@ async def retrieve_frames(study: str, series: str, sop: str, frame_list: str,
 @router.get("/studies/{study}/series/{series}/instances/{sop}/bulkdata/{path:path}",
             summary="Retrieve bulk data")
 def retrieve_bulkdata(study: str, series: str, sop: str, path: str, request: Request,
-                      services: ServicesDep, _u: UserDep) -> Response:
+                      services: ServicesDep, _u: StudyReader) -> Response:
     """The value of a bulk data element named by a BulkDataURI of the metadata."""
     with services.engine.connect() as conn:
         ref = retrieve.find_instances(conn, study, series, sop)[0]

@@ -19,9 +19,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
+from server.db.accounts import shares
 from server.db.engine import write_transaction
 from server.db.models import instances, patient_conflicts, patients, series, studies
-from server.services.outcome import DOES_NOT_MATCH_SOP_CLASS, DUPLICATE_SOP_INSTANCE, Outcome
+from server.db.visibility import visible_studies
+from server.services.outcome import (
+    DOES_NOT_MATCH_SOP_CLASS,
+    DUPLICATE_SOP_INSTANCE,
+    NOT_AUTHORIZED,
+    Outcome,
+)
+from server.services.placement import Placement
 from workbench.dicom.read import ParsedInstance
 
 
@@ -34,6 +42,7 @@ class Inspected:
     study_row: dict[str, Any]
     series_row: dict[str, Any]
     instance_row: dict[str, Any]
+    placement: Placement = field(default_factory=Placement)
 
 
 @dataclass
@@ -49,6 +58,8 @@ class _BatchState:
     """Lookups and counter increments gathered over one transaction."""
 
     study_pks: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+    team_shares: set[tuple[int, int, int]] = field(default_factory=set)
     series_pks: dict[str, tuple[int, int]] = field(default_factory=dict)
     seen: dict[str, str] = field(default_factory=dict)
     series_added: dict[int, int] = field(default_factory=dict)
@@ -70,7 +81,8 @@ _FIND_INSTANCE = select(
     instances.c.study_pk,
 ).where(instances.c.sop_uid == bindparam("b_sop"))
 _INSERT_INSTANCE = insert(instances)
-_FIND_STUDY = select(studies.c.pk).where(studies.c.study_uid == bindparam("b_uid"))
+_FIND_STUDY = select(studies.c.pk, studies.c.account_pk).where(
+    studies.c.study_uid == bindparam("b_uid"))
 _FIND_SERIES = select(series.c.pk, series.c.study_pk).where(
     series.c.series_uid == bindparam("b_uid"))
 _COUNT_SERIES = update(series).where(series.c.pk == bindparam("b_pk")).values(
@@ -161,6 +173,8 @@ class IndexWriter:
             if batch.series_added:
                 conn.execute(_COUNT_SERIES, [{"b_pk": pk, "b_n": n}
                                              for pk, n in batch.series_added.items()])
+            for account_pk, study_pk, team_pk in batch.team_shares:
+                _share_with_team(conn, account_pk, study_pk, team_pk, now)
             if batch.study_added:
                 conn.execute(_COUNT_STUDY, [
                     {"b_pk": pk, "b_n": n, "b_series": batch.new_series.get(pk, 0),
@@ -179,8 +193,18 @@ class IndexWriter:
             return self._duplicate(p, True), None
         if row is not None and self.duplicates != "overwrite":
             return self._duplicate(p, False), None
-        study_pk = batch.study_pks.get(p.study_uid) or self._study_pk(conn, item, now)
-        batch.study_pks[p.study_uid] = study_pk
+        if p.study_uid in batch.refused:
+            return self._refused(p, batch.refused[p.study_uid]), None
+        study_pk = batch.study_pks.get(p.study_uid)
+        if study_pk is None:
+            study_pk, refusal = self._study_pk(conn, item, now)
+            if refusal:
+                batch.refused[p.study_uid] = refusal
+                return self._refused(p, refusal), None
+            batch.study_pks[p.study_uid] = study_pk
+        team = item.placement.team_pk
+        if team is not None:
+            batch.team_shares.add((item.placement.account_pk, study_pk, team))
         if p.series_uid not in batch.series_pks:
             found = self._series_pk(conn, item, study_pk, now)
             batch.series_pks[p.series_uid] = found[:2]
@@ -211,6 +235,11 @@ class IndexWriter:
         return Outcome(p.sop_uid, p.sop_class_uid, p.study_uid, p.series_uid), old_blob
 
     @staticmethod
+    def _refused(p: ParsedInstance, reason: str) -> Outcome:
+        return Outcome(p.sop_uid, p.sop_class_uid, p.study_uid, p.series_uid,
+                       failure=NOT_AUTHORIZED, reason=reason)
+
+    @staticmethod
     def _duplicate(p: ParsedInstance, same: bool) -> Outcome:
         if same:
             return Outcome(p.sop_uid, p.sop_class_uid, p.study_uid, p.series_uid,
@@ -222,27 +251,39 @@ class IndexWriter:
                     "(duplicates are rejected by configuration)"),
         )
 
-    def _study_pk(self, conn: Connection, item: Inspected, now: datetime) -> int:
+    def _study_pk(self, conn: Connection, item: Inspected, now: datetime
+                  ) -> tuple[int, str | None]:
+        """The study's pk (created in the placement's account if new), or why the caller
+        may not add to it: an existing study of another account must be visible to it."""
         p = item.parsed
-        pk = conn.execute(_FIND_STUDY, {"b_uid": p.study_uid}).scalar()
-        if pk is not None:
-            return int(pk)
+        placement = item.placement
+        row = conn.execute(_FIND_STUDY, {"b_uid": p.study_uid}).first()
+        if row is not None:
+            principal = placement.principal
+            if (row.account_pk != placement.account_pk and principal is not None
+                    and conn.execute(select(studies.c.pk).where(
+                        studies.c.pk == row.pk, visible_studies(principal))).first() is None):
+                return 0, (f"not authorized to add instances to study {p.study_uid}: it "
+                           "belongs to another account and is not shared with you")
+            return int(row.pk), None
         values = item.study_row
-        patient_pk = self._patient_pk(conn, values, p.study_uid, now)
+        patient_pk = self._patient_pk(conn, placement.account_pk, values, p.study_uid, now)
         return int(conn.execute(insert(studies).values(
-            study_uid=p.study_uid, patient_pk=patient_pk, created_at=now, updated_at=now,
-            **values)).inserted_primary_key[0])  # type: ignore[index]
+            study_uid=p.study_uid, account_pk=placement.account_pk, patient_pk=patient_pk,
+            created_at=now, updated_at=now, **values,
+        )).inserted_primary_key[0]), None  # type: ignore[index]
 
     @staticmethod
-    def _patient_pk(conn: Connection, values: dict[str, Any], study_uid: str, now: datetime
-                    ) -> int:
-        """The patient folder for the study's Patient ID and issuer; flags disagreements."""
+    def _patient_pk(conn: Connection, account_pk: int, values: dict[str, Any], study_uid: str,
+                    now: datetime) -> int:
+        """The account's folder for the Patient ID and issuer; flags disagreements."""
         row = conn.execute(select(patients).where(
+            patients.c.account_pk == account_pk,
             patients.c.patient_id == values["patient_id"],
             patients.c.issuer == values["issuer"])).first()
         if row is None:
             return int(conn.execute(insert(patients).values(
-                patient_id=values["patient_id"], issuer=values["issuer"],
+                account_pk=account_pk, patient_id=values["patient_id"], issuer=values["issuer"],
                 name=values["patient_name"], birth_date=values["birth_date"],
                 sex=values["sex"], created_at=now)).inserted_primary_key[0])  # type: ignore[index]
         for attribute, column, received in (
@@ -269,6 +310,16 @@ class IndexWriter:
             series_uid=p.series_uid, study_pk=study_pk, created_at=now, **item.series_row
         )).inserted_primary_key[0]  # type: ignore[index]
         return int(pk), study_pk, True
+
+
+def _share_with_team(conn: Connection, account_pk: int, study_pk: int, team_pk: int,
+                     now: datetime) -> None:
+    """Share a study a team sender (or a team's source) stored with that team, once."""
+    known = conn.execute(select(shares.c.pk).where(shares.c.study_pk == study_pk,
+                                                   shares.c.team_pk == team_pk)).first()
+    if known is None:
+        conn.execute(insert(shares).values(account_pk=account_pk, study_pk=study_pk,
+                                           team_pk=team_pk, created_at=now))
 
 
 def recount(conn: Connection, series_pks: set[int], study_pks: set[int]) -> None:

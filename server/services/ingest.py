@@ -20,7 +20,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
@@ -34,6 +34,7 @@ from server.services.outcome import (
     PROCESSING_FAILURE,
     Outcome,
 )
+from server.services.placement import Placement
 from server.storage.local import LocalBlobStore
 from workbench.dicom.json_model import BULKDATA_PLACEHOLDER, dataset_to_json, json_bytes
 from workbench.dicom.read import (
@@ -55,6 +56,7 @@ class Pending:
     key: str
     blob: Future[str]
     inspection: Future[Inspected | Outcome]
+    placement: Placement = field(default_factory=Placement)
 
 
 HEAD_KEEP = 65536  # first bytes of a part kept in memory (the header, for most instances)
@@ -85,9 +87,10 @@ class PartBuffer:
     still arrives; a part whose header does not fit is parsed from its file.
     """
 
-    def __init__(self, ingestor: Ingestor) -> None:
+    def __init__(self, ingestor: Ingestor, placement: Placement) -> None:
         self.ingestor = ingestor
-        self.key = ingestor.store.new_key()
+        self.placement = placement
+        self.key = ingestor.store.new_key(tag=placement.tag)
         self.lane = ingestor.lane()
         self.waiting = bytearray()  # until 132 bytes decide about the preamble
         self.begun = False
@@ -171,7 +174,8 @@ class PartBuffer:
         blob = self.lane.submit(self._complete)
         summary = PartSummary(bytes(self.head), self.size, self.tail)
         return self.ingestor.start_written(self.key, blob, summary,
-                                           expected_study=expected_study, probe=self.probe)
+                                           expected_study=expected_study, probe=self.probe,
+                                           placement=self.placement)
 
     def abandon(self) -> None:
         """The request failed before the part was complete: remove what was written."""
@@ -305,7 +309,8 @@ class Ingestor:
             return None
         return _Probe(parsed, meta, metadata)
 
-    def start(self, data: bytes, *, expected_study: str | None = None) -> Pending:
+    def start(self, data: bytes, *, expected_study: str | None = None,
+              placement: Placement | None = None) -> Pending:
         """Begin storing one instance held in memory (demo loader, CLI, tests).
 
         Parameters
@@ -314,12 +319,15 @@ class Ingestor:
             The Part 10 bytes (a missing preamble is added).
         expected_study
             The study UID of a ``POST /studies/{study}``: instances of another study fail.
+        placement
+            Where the instance belongs (default: the local account, trusted).
         """
-        key = self.store.new_key()
+        placement = placement or Placement()
+        key = self.store.new_key(tag=placement.tag)
         data = with_preamble(data)
         blob = self._io.submit(self._write, key, data)
         inspection = self._cpu.submit(self._inspect, data, expected_study, None)
-        return Pending(key, blob, inspection)
+        return Pending(key, blob, inspection, placement)
 
     def lane(self) -> ThreadPoolExecutor:
         """A single-thread executor for one part's ordered writes (round robin)."""
@@ -328,14 +336,15 @@ class Ingestor:
 
     def start_written(self, key: str, blob: Future[str], summary: PartSummary, *,
                       expected_study: str | None = None,
-                      probe: Future[_Probe | None] | None = None) -> Pending:
+                      probe: Future[_Probe | None] | None = None,
+                      placement: Placement | None = None) -> Pending:
         """Inspect an instance whose bytes are being written to blob ``key`` as they came.
 
         ``blob`` gives the SHA-256 once the file is complete (or raises OSError).
         """
         inspection = self._cpu.submit(self._inspect_part, key, blob, summary,
                                       expected_study, probe)
-        return Pending(key, blob, inspection)
+        return Pending(key, blob, inspection, placement or Placement())
 
     def _inspect_part(self, key: str, blob: Future[str], summary: PartSummary,
                       expected_study: str | None, probe: Future[_Probe | None] | None
@@ -352,10 +361,13 @@ class Ingestor:
         return self._inspect_file(key, blob, expected_study)  # the file decides
 
     def adopt(self, key: str) -> Pending:
-        """Inspect a blob already on disk (start-up recovery of unreferenced blobs)."""
+        """Inspect a blob already on disk (start-up recovery of unreferenced blobs).
+
+        It goes where its name says (:meth:`Placement.from_key`), as a trusted caller.
+        """
         blob = self._io.submit(self._hash_blob, key)
         inspection = self._cpu.submit(self._inspect_file, key, blob, None)
-        return Pending(key, blob, inspection)
+        return Pending(key, blob, inspection, Placement.from_key(key))
 
     def _hash_blob(self, key: str) -> str:
         digest = hashlib.sha256()
@@ -388,6 +400,7 @@ class Ingestor:
                 sha = item.blob.result()
                 synced.result()
                 if isinstance(inspected, Inspected):
+                    inspected.placement = item.placement
                     inspected.sha256 = sha
                     inspected.instance_row["sha256"] = sha
             except OSError as exc:
@@ -433,9 +446,11 @@ class Ingestor:
             item.inspection.result()
             self.store.delete(item.key)
 
-    def store_bytes(self, data: bytes, *, expected_study: str | None = None) -> Outcome:
+    def store_bytes(self, data: bytes, *, expected_study: str | None = None,
+                    placement: Placement | None = None) -> Outcome:
         """Store one instance and wait for its outcome."""
-        return self.finish([self.start(data, expected_study=expected_study)])[0]
+        return self.finish([self.start(data, expected_study=expected_study,
+                                       placement=placement)])[0]
 
     def close(self) -> None:
         """Finish pending work and stop the threads."""

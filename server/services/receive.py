@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 from server.services.ingest import Ingestor, PartBuffer, Pending
 from server.services.outcome import CANNOT_UNDERSTAND, Outcome
+from server.services.placement import Placement
 from workbench.dicomweb.multipart import MultipartParser, PartData, PartEnd, PartStart
 from workbench.errors import PayloadTooLargeError
 
@@ -18,7 +19,7 @@ from workbench.errors import PayloadTooLargeError
 async def receive_instances(
     chunks: AsyncIterator[bytes], boundary: str, ingestor: Ingestor, *,
     max_request_bytes: int, max_instance_bytes: int,
-    expected_study: str | None,
+    expected_study: str | None, placement: Placement,
 ) -> list[Pending | Outcome]:
     """Parse a multipart/related body as it arrives and start storing each part.
 
@@ -56,7 +57,7 @@ async def receive_instances(
                 if isinstance(event, PartStart):
                     ctype = (event.headers.content_type or "application/dicom").split(";")[0]
                     refused = None if ctype.strip().lower() == "application/dicom" else ctype
-                    sink = PartBuffer(ingestor) if refused is None else None
+                    sink = PartBuffer(ingestor, placement) if refused is None else None
                 elif isinstance(event, PartData):
                     if sink is not None:
                         sink.write(event.data)

@@ -1,6 +1,6 @@
 """Blob store on a local folder, written so that a killed process loses nothing acknowledged.
 
-Layout: ``<root>/<YYYY>/<MM>/<DD>/<HH>/<uuid>.dcm`` (UTC hour of arrival). Every stored
+Layout: ``<root>/<YYYY>/<MM>/<DD>/<HH>/<uuid>[.<tag>].dcm`` (UTC hour of arrival). Every stored
 version of an instance gets a new, unique name, so a blob is never overwritten in place:
 replacing an instance writes a new file, commits the index, and only then removes the old
 one. A name is chosen before the header is parsed, which lets the write and its fsync run
@@ -47,10 +47,14 @@ class LocalBlobStore:
         self._folders = ThreadPoolExecutor(2, thread_name_prefix="blob-folder-sync")
 
     @staticmethod
-    def new_key(now: datetime | None = None) -> str:
-        """A fresh, unique blob key in the folder of the current UTC hour."""
+    def new_key(now: datetime | None = None, tag: str = "") -> str:
+        """A fresh, unique blob key in the folder of the current UTC hour.
+
+        ``tag`` (letters and digits) is kept in the name: ``<uuid>.<tag>.dcm``.
+        """
         moment = now or datetime.now(UTC)
-        return f"{moment:%Y/%m/%d/%H}/{uuid.uuid4().hex}.dcm"
+        suffix = f".{tag}.dcm" if tag else ".dcm"
+        return f"{moment:%Y/%m/%d/%H}/{uuid.uuid4().hex}{suffix}"
 
     def path(self, key: str) -> Path:
         """Absolute path of a blob key."""

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import sqlite3
-from datetime import datetime
 
 import httpx
 import numpy as np
@@ -14,6 +12,7 @@ from dicomweb_client.api import DICOMwebClient
 from PIL import Image
 
 from tests.conftest import RunningArchive
+from tests.server.people import add_member
 from tests.synth import make_ecg, make_us, make_xa
 
 
@@ -63,17 +62,10 @@ def test_waveform_has_no_thumbnail_but_a_reason(archive: RunningArchive,
 
 
 def test_only_administrators_delete(archive: RunningArchive, stored: dict[str, object]) -> None:
-    token = "reader-token"
-    with sqlite3.connect(archive.data_dir / "index.sqlite") as db:
-        db.execute(
-            "INSERT OR IGNORE INTO users (name, role, token_sha256, created_at) "
-            "VALUES (?, ?, ?, ?)",
-            ("reader", "reading physician", hashlib.sha256(token.encode()).hexdigest(),
-             datetime.now()))
+    reader = add_member(archive, archive.headers, "reader.rk@example.org", ["reading_physician"])
     ecg = stored["ecg"]
-    headers = {"Authorization": f"Bearer {token}"}
     url = f"{archive.dicomweb}/studies/{ecg.StudyInstanceUID}"  # type: ignore[attr-defined]
-    assert httpx.get(f"{url}/metadata", headers=headers).status_code == 200
-    r = httpx.delete(url, headers=headers)
-    assert r.status_code == 403 and "administrators" in r.json()["detail"]
-    assert httpx.get(f"{url}/metadata", headers=headers).status_code == 200
+    assert httpx.get(f"{url}/metadata", headers=reader.headers).status_code == 200
+    r = httpx.delete(url, headers=reader.headers)
+    assert r.status_code == 403 and "study.delete" in r.json()["detail"]
+    assert httpx.get(f"{url}/metadata", headers=reader.headers).status_code == 200

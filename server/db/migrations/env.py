@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from server.db.models import Base
+from server.db import accounts, audit, models  # noqa: F401  (tables register on Base)
+from server.db.base import Base
 
 config = context.config
 target_metadata = Base.metadata
