@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pydicom.uid as ts
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.encaps import get_frame
+from pydicom.encaps import encapsulate, get_frame
 from pydicom.multival import MultiValue
 from pydicom.pixels.decoders.base import Decoder, get_decoder
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian
@@ -172,7 +172,9 @@ def decode_frame(ds: Dataset, number: int) -> tuple[npt.NDArray[Any], str]:
     baseline YBR_FULL_422 frame and ``"YBR_FULL"`` for a native YBR_FULL_422 frame
     (subsampling removed).
     """
-    index, syntax, _ = _locate(ds, number)
+    index, syntax, keyword = _locate(ds, number)
+    if not ds[keyword].value:
+        raise InvalidDicomError(f"{keyword} is empty: frame {number} has no pixels")
     array, interpretation = _decode(ds, syntax, index)
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
@@ -426,11 +428,52 @@ def _decode(ds: Dataset, syntax: UID, index: int) -> tuple[npt.NDArray[Any], str
     except WorkbenchError:
         raise
     except (AttributeError, KeyError, RuntimeError, ValueError, TypeError, EOFError) as exc:
+        repaired = _decode_repaired_jpeg(ds, syntax, index)
+        if repaired is not None:
+            return repaired
         raise InvalidDicomError(f"cannot decode frame {index + 1} ({syntax.name}): {exc}") from exc
     interpretation = str(pixel.get("photometric_interpretation") or stated)
     if native and interpretation == "YBR_FULL_422":
         interpretation = "YBR_FULL"
     return array, interpretation
+
+
+_REPAIR_KEYWORDS = ("Rows", "Columns", "SamplesPerPixel", "BitsAllocated", "BitsStored",
+                    "HighBit", "PixelRepresentation", "PhotometricInterpretation",
+                    "PlanarConfiguration")  # fmt: skip
+
+
+def _decode_repaired_jpeg(
+    ds: Dataset, syntax: UID, index: int
+) -> tuple[npt.NDArray[Any], str] | None:
+    """Decode a sequential JPEG frame whose scan header says Se = 0, or return None.
+
+    ISO 10918-1 requires Se = 63 in sequential (baseline, extended) scans; some old
+    encoders wrote 0, which IJG libjpeg accepts with a warning but pylibjpeg refuses.
+    The frame is decoded with Se set to 63 (the entropy-coded data are unchanged).
+    """
+    if syntax not in (ts.JPEGBaseline8Bit, ts.JPEGExtended12Bit):
+        return None
+    frame = encoded_frame(ds, index + 1)
+    position, sequential = 2, False
+    while position + 4 <= len(frame) and frame[position] == 0xFF:
+        marker = frame[position + 1]
+        if marker == 0xDA:  # SOS: Ls(2) Ns(1) Ns*(Cs, Td/Ta) Ss Se Ah/Al
+            start = position + 5 + 2 * frame[min(position + 4, len(frame) - 1)]
+            if not sequential or start + 1 >= len(frame) or frame[start : start + 2] != b"\0\0":
+                return None
+            single = Dataset()
+            for keyword in _REPAIR_KEYWORDS:
+                if keyword in ds:
+                    single[keyword] = ds[keyword]
+            single.file_meta = FileMetaDataset()
+            single.file_meta.TransferSyntaxUID = syntax
+            single.PixelData = encapsulate([frame[: start + 1] + b"\x3f" + frame[start + 2 :]])
+            single["PixelData"].VR, single["PixelData"].is_undefined_length = VR.OB, True
+            return _decode(single, syntax, 0)
+        sequential = sequential or marker in (0xC0, 0xC1)
+        position += 2 + int.from_bytes(frame[position + 2 : position + 4], "big")
+    return None
 
 
 def _little_endian_bytes(array: npt.NDArray[Any], bits_allocated: int) -> bytes:

@@ -19,13 +19,18 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
+from workbench.imaging._dataset import first_float, functional_group
+
 __all__ = [
     "VOI_FUNCTIONS",
     "apply_modality_lut",
+    "apply_presentation",
     "apply_voi_lut_sequence",
     "apply_window",
     "auto_window",
+    "modality_units",
     "normalize_voi_function",
+    "padding_mask",
     "rescale_from_dataset",
     "window_from_dataset",
 ]
@@ -61,11 +66,11 @@ def rescale_from_dataset(ds: Dataset, frame: int = 1) -> tuple[float, float]:
     the top-level Rescale Slope / Rescale Intercept (C.11.1). Missing values mean
     ``(1.0, 0.0)``, the identity.
     """
-    source = _functional_group(ds, frame, "PixelValueTransformationSequence")
+    source = functional_group(ds, frame, "PixelValueTransformationSequence")
     if source is None or "RescaleSlope" not in source:
         source = ds
-    slope = _first_float(source.get("RescaleSlope"))
-    intercept = _first_float(source.get("RescaleIntercept"))
+    slope = first_float(source.get("RescaleSlope"))
+    intercept = first_float(source.get("RescaleIntercept"))
     return (1.0 if slope is None else slope), (0.0 if intercept is None else intercept)
 
 
@@ -112,11 +117,11 @@ def window_from_dataset(ds: Dataset, frame: int = 1) -> tuple[float, float, str]
     unrecognised). A window whose width is not valid for its function (C.11.2.1.2)
     is ignored, so callers fall back to another VOI.
     """
-    source = _functional_group(ds, frame, "FrameVOILUTSequence")
+    source = functional_group(ds, frame, "FrameVOILUTSequence")
     if source is None or "WindowCenter" not in source:
         source = ds
-    center = _first_float(source.get("WindowCenter"))
-    width = _first_float(source.get("WindowWidth"))
+    center = first_float(source.get("WindowCenter"))
+    width = first_float(source.get("WindowWidth"))
     if center is None or width is None:
         return None
     try:
@@ -199,33 +204,80 @@ def apply_voi_lut_sequence(values: npt.ArrayLike, ds: Dataset, index: int = 0) -
     return np.clip(mapped / top, 0.0, 1.0)
 
 
+def modality_units(ds: Dataset, frame: int = 1) -> str:
+    """Return the units of the modality LUT output of frame `frame` (one-based).
+
+    (0028,1054) Rescale Type (PS3.3 C.11.1.1.2) in the frame's Pixel Value
+    Transformation Sequence or at the top level wins, except the defined term ``"US"``
+    (unspecified); then ``"HU"`` for CT, (0054,1001) Units for PT (e.g. ``"BQML"``),
+    ``"counts"`` for NM, else ``""`` (arbitrary units, as for MR).
+    """
+    group = functional_group(ds, frame, "PixelValueTransformationSequence")
+    rescale_type = str((group or ds).get("RescaleType") or ds.get("RescaleType") or "")
+    if rescale_type and rescale_type != "US":
+        return rescale_type
+    modality = str(ds.get("Modality") or "")
+    if modality == "CT":
+        return "HU"
+    if modality == "PT":
+        return str(ds.get("Units") or "")
+    return "counts" if modality == "NM" else ""
+
+
+def padding_mask(stored: npt.ArrayLike, ds: Dataset) -> npt.NDArray[np.bool_] | None:
+    """Return where `stored` values are padding, or ``None`` when the image declares none.
+
+    PS3.3 C.7.5.1.1.2: (0028,0120) Pixel Padding Value marks pixels outside the
+    image (a CT's round field of view); with (0028,0121) Pixel Padding Range Limit
+    every stored value between the two, inclusive, is padding. Both are stored
+    values, so `stored` must be the values before the modality LUT (any shape). A
+    value read as unsigned for signed pixels (Pixel Representation 1) is taken as
+    its two's complement. Floating point pixel data has no padding (``None``).
+    """
+    values = np.asarray(stored)
+    value = _padding_value(ds, "PixelPaddingValue")
+    if value is None or values.dtype.kind == "f":
+        return None
+    limit = _padding_value(ds, "PixelPaddingRangeLimit")
+    low, high = sorted((value, value if limit is None else limit))
+    return np.asarray((values >= low) & (values <= high), dtype=np.bool_)
+
+
+def apply_presentation(scaled: npt.ArrayLike, photometric_interpretation: str) -> FloatArray:
+    """Return VOI output in ``[0, 1]`` as display brightness (PS3.3 C.7.6.3.1.2).
+
+    MONOCHROME1 images show their minimum as white, so the values are inverted
+    (``1 - x``); MONOCHROME2 values are returned as they are (as a new array).
+
+    Raises
+    ------
+    ValueError
+        Any other PhotometricInterpretation (colour images have no VOI step).
+    """
+    values = np.array(scaled, dtype=np.float64)
+    if photometric_interpretation == "MONOCHROME1":
+        return np.subtract(1.0, values, out=values)
+    if photometric_interpretation == "MONOCHROME2":
+        return values
+    raise ValueError(
+        f"PhotometricInterpretation {photometric_interpretation!r} is not grey-scale"
+    )
+
+
 # -- helpers -------------------------------------------------------------------------
 
 
-def _functional_group(ds: Dataset, frame: int, keyword: str) -> Dataset | None:
-    """Item 0 of `keyword` in the frame's per-frame group, else in the shared group."""
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
-    if per_frame and 1 <= frame <= len(per_frame):
-        found = per_frame[frame - 1].get(keyword)
-        if found:
-            return found[0]  # type: ignore[no-any-return]
-    shared = ds.get("SharedFunctionalGroupsSequence")
-    if shared:
-        found = shared[0].get(keyword)
-        if found:
-            return found[0]  # type: ignore[no-any-return]
-    return None
-
-
-def _first_float(value: Any) -> float | None:
+def _padding_value(ds: Dataset, keyword: str) -> int | None:
+    value = ds.get(keyword)
     if isinstance(value, MultiValue | list | tuple):
         value = value[0] if len(value) else None
     if value is None or value == "":
         return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    number = int(value)
+    bits = int(ds.get("BitsAllocated") or 16)
+    if int(ds.get("PixelRepresentation") or 0) == 1 and number >= 2 ** (bits - 1):
+        number -= 2**bits  # written as US although the pixels are signed
+    return number
 
 
 def _valid_width(width: float, function: str) -> bool:

@@ -19,16 +19,17 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 from pydicom.dataset import Dataset
-from pydicom.pixels.processing import apply_color_lut
 
 from workbench.dicom.frames import decode_frame, number_of_frames
 from workbench.errors import NotAcceptableError, QueryError
+from workbench.imaging.color import COLOR_INTERPRETATIONS, to_rgb8
 from workbench.imaging.lut import (
     apply_modality_lut,
     apply_voi_lut_sequence,
     apply_window,
     auto_window,
     normalize_voi_function,
+    padding_mask,
     window_from_dataset,
 )
 
@@ -36,17 +37,6 @@ __all__ = ["MEDIA_TYPES", "Viewport", "Window", "render_array", "render_frame", 
 
 MEDIA_TYPES: dict[str, str] = {"image/jpeg": "JPEG", "image/png": "PNG"}
 """Rendered media types produced here and the Pillow format writing each."""
-
-# Forward RGB -> YCbCr matrices and offsets of PS3.3 C.7.6.3.1.2 (ITU-R BT.601).
-_YBR_FULL = (np.array([[0.299, 0.587, 0.114], [-0.1687, -0.3313, 0.5], [0.5, -0.4187, -0.0813]]),
-             np.array([0.0, 128.0, 128.0]))  # fmt: skip
-_YBR_PARTIAL = (
-    np.array([[0.2568, 0.5041, 0.0979], [-0.1482, -0.2910, 0.4392], [0.4392, -0.3678, -0.0714]]),
-    np.array([16.0, 128.0, 128.0]),
-)
-_YBR = {"YBR_FULL": _YBR_FULL, "YBR_FULL_422": _YBR_FULL,
-        "YBR_PARTIAL_422": _YBR_PARTIAL, "YBR_PARTIAL_420": _YBR_PARTIAL}  # fmt: skip
-
 
 @dataclass(frozen=True)
 class Viewport:
@@ -185,15 +175,8 @@ def render_array(
     array, interpretation = decode_frame(ds, number) if decoded is None else decoded
     if interpretation in ("MONOCHROME1", "MONOCHROME2"):
         return _render_grey(ds, number, array, interpretation == "MONOCHROME1", window)
-    if interpretation == "PALETTE COLOR":
-        rgb = apply_color_lut(array, ds)
-        return (rgb >> 8 if rgb.dtype.itemsize > 1 else rgb).astype(np.uint8)
-    if interpretation == "RGB":
-        return _to_8bit(array, int(ds.get("BitsStored") or 8))
-    if interpretation in _YBR:
-        matrix, offset = _YBR[interpretation]
-        rgb = (array.astype(np.float64) - offset) @ np.linalg.inv(matrix).T
-        return np.asarray(np.clip(np.rint(rgb), 0, 255), dtype=np.uint8)
+    if interpretation in COLOR_INTERPRETATIONS:
+        return to_rgb8(array, interpretation, ds)
     raise ValueError(f"PhotometricInterpretation {interpretation!r} cannot be rendered")
 
 
@@ -313,21 +296,8 @@ def _table_index(array: npt.NDArray[Any]) -> npt.NDArray[np.unsignedinteger[Any]
 
 
 def _padding_mask(ds: Dataset, array: npt.NDArray[Any]) -> npt.NDArray[np.bool_] | None:
-    value = ds.get("PixelPaddingValue")
-    if value is None or value == "" or array.dtype.kind == "f":
-        return None
-    limit = ds.get("PixelPaddingRangeLimit")
-    bounds = (int(value), int(value if limit in (None, "") else limit))
-    low, high = min(bounds), max(bounds)
-    mask = (array >= low) & (array <= high)
-    return mask if mask.any() else None
-
-
-def _to_8bit(array: npt.NDArray[np.generic], bits_stored: int) -> npt.NDArray[np.uint8]:
-    if array.dtype == np.uint8:
-        return np.asarray(array, dtype=np.uint8)
-    top = float(2 ** min(max(bits_stored, 1), 32) - 1)
-    return np.clip(np.rint(array.astype(np.float64) * (255.0 / top)), 0, 255).astype(np.uint8)
+    mask = padding_mask(array, ds)
+    return mask if mask is not None and mask.any() else None
 
 
 def _fit(pixels: npt.NDArray[np.uint8], viewport: Viewport) -> Image.Image:
