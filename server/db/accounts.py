@@ -122,6 +122,8 @@ class Source(Base):
     kind: Mapped[str] = mapped_column(String(16), default="modality")  # modality | site
     ae_title: Mapped[str | None] = mapped_column(String(16), unique=True, nullable=True)
     host: Mapped[str] = mapped_column(String(200), default="")
+    port: Mapped[int | None] = mapped_column(Integer, nullable=True)  # C-MOVE destination
+    can_retrieve: Mapped[bool] = mapped_column(Boolean, default=False)  # C-FIND/MOVE/GET
     team_pk: Mapped[int | None] = mapped_column(
         ForeignKey("teams.pk", ondelete="SET NULL"), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -33,6 +33,10 @@ class SourceIn(BaseModel):
     kind: Literal["modality", "site"] = "modality"
     ae_title: str | None = Field(default=None, max_length=16)
     host: str = Field(default="", max_length=200)
+    port: int | None = Field(default=None, ge=1, le=65535,
+                             description="where C-MOVE sends retrieved studies")
+    can_retrieve: bool = Field(default=False, description=(
+        "the AE may query (C-FIND) and retrieve (C-MOVE/C-GET) the account's studies"))
     team_id: IdField | None = None
     active: bool = True
 
@@ -45,6 +49,8 @@ class SourceOut(BaseModel):
     kind: str
     ae_title: str | None
     host: str
+    port: int | None
+    can_retrieve: bool
     team_id: int | None
     active: bool
     upload_key: str | None = None
@@ -52,7 +58,8 @@ class SourceOut(BaseModel):
 
 def _out(row: Any, key: str | None = None) -> SourceOut:
     return SourceOut(id=row.pk, name=row.name, kind=row.kind, ae_title=row.ae_title,
-                     host=row.host, team_id=row.team_pk, active=row.active, upload_key=key)
+                     host=row.host, port=row.port, can_retrieve=row.can_retrieve,
+                     team_id=row.team_pk, active=row.active, upload_key=key)
 
 
 def _validate(conn: Connection, form: SourceIn, account_pk: int, pk: int | None) -> str | None:
@@ -109,7 +116,8 @@ def add_source(form: SourceIn, services: ServicesDep, principal: SourcesAdmin) -
         title = _validate(conn, form, principal.account_pk, None)
         pk = int(conn.execute(insert(sources).values(
             account_pk=principal.account_pk, name=form.name, kind=form.kind, ae_title=title,
-            host=form.host, team_pk=form.team_id, active=form.active, created_at=now_utc(),
+            host=form.host, port=form.port, can_retrieve=form.can_retrieve,
+            team_pk=form.team_id, active=form.active, created_at=now_utc(),
         )).inserted_primary_key[0])  # type: ignore[index]
         key = _issue_key(conn, pk, form.name)
         row = conn.execute(select(sources).where(sources.c.pk == pk)).one()
@@ -133,8 +141,8 @@ def edit_source(source_id: IdPath, form: SourceIn, services: ServicesDep,
         _own(conn, source_id, principal.account_pk)
         title = _validate(conn, form, principal.account_pk, source_id)
         conn.execute(update(sources).where(sources.c.pk == source_id).values(
-            name=form.name, kind=form.kind, ae_title=title, host=form.host,
-            team_pk=form.team_id, active=form.active))
+            name=form.name, kind=form.kind, ae_title=title, host=form.host, port=form.port,
+            can_retrieve=form.can_retrieve, team_pk=form.team_id, active=form.active))
         bump_generation(conn)
         row = conn.execute(select(sources).where(sources.c.pk == source_id)).one()
     _audit(services, principal, "source-change", source_id)
