@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from server.auth.permissions import Role
 from server.auth.tokens import bump_generation, now_utc
@@ -31,6 +31,8 @@ class MemberIn(BaseModel):
     npi: str = Field(default="", max_length=20)
     distribution: Distribution = "email"
     fax_number: str = Field(default="", max_length=32)
+    hub_username: str | None = Field(default=None, min_length=1, max_length=200, description=(
+        "the person's JupyterHub user name: Hub tokens then authenticate as this member"))
 
 
 class MemberPatch(BaseModel):
@@ -41,6 +43,7 @@ class MemberPatch(BaseModel):
     npi: str | None = Field(default=None, max_length=20)
     distribution: Distribution | None = None
     fax_number: str | None = Field(default=None, max_length=32)
+    hub_username: str | None = Field(default=None, min_length=1, max_length=200)
     active: bool | None = None
 
 
@@ -57,13 +60,15 @@ class Member(BaseModel):
     is_primary: bool
     active: bool
     email_confirmed: bool
+    hub_username: str | None = None
 
 
 def _member(row: Any) -> Member:
     return Member(id=row.pk, email=row.email, name=row.name, roles=row.roles.split(),
                   npi=row.npi, distribution=row.distribution, fax_number=row.fax_number,
                   is_primary=row.is_primary, active=row.active,
-                  email_confirmed=row.email_confirmed_at is not None)
+                  email_confirmed=row.email_confirmed_at is not None,
+                  hub_username=row.hub_username)
 
 
 def _check(roles: list[str], npi: str, distribution: str, fax: str) -> None:
@@ -73,6 +78,14 @@ def _check(roles: list[str], npi: str, distribution: str, fax: str) -> None:
             raise ValueError(f"{problem} (reading physicians need a valid NPI)")
     if distribution in ("fax", "both") and sum(c.isdigit() for c in fax) < 7:
         raise ValueError(f"distribution {distribution!r} needs a fax number; got {fax!r}")
+
+
+def _hub_name_free(conn: Connection, name: str | None, member_pk: int | None) -> None:
+    if name is None:
+        return
+    other = conn.execute(select(users.c.pk).where(users.c.hub_username == name)).scalar()
+    if other is not None and other != member_pk:
+        raise ConflictError(f"the JupyterHub user {name} is mapped to another member already")
 
 
 @router.get("/members", response_model=list[Member], summary="The account's members")
@@ -94,10 +107,11 @@ def add_member(form: MemberIn, request: Request, services: ServicesDep,
     with write_transaction(services.engine) as conn:
         if conn.execute(select(users.c.pk).where(users.c.email == email)).first():
             raise ConflictError(f"the e-mail address {email} already belongs to a user")
+        _hub_name_free(conn, form.hub_username, None)
         pk = conn.execute(insert(users).values(
             account_pk=principal.account_pk, email=email, name=form.name.strip(),
             roles=" ".join(roles), npi=form.npi, distribution=form.distribution,
-            fax_number=form.fax_number, created_at=now_utc(),
+            fax_number=form.fax_number, hub_username=form.hub_username, created_at=now_utc(),
         )).inserted_primary_key[0]  # type: ignore[index]
         secret = issue_link(conn, int(pk), "password")
         row = conn.execute(select(users).where(users.c.pk == pk)).one()
@@ -123,6 +137,7 @@ def change_member(member_id: IdPath, form: MemberPatch, services: ServicesDep,
         if row is None:
             raise NotFoundError(f"no member {member_id} in your account")
         values: dict[str, Any] = form.model_dump(exclude_none=True)
+        _hub_name_free(conn, values.get("hub_username"), member_id)
         if "roles" in values:
             values["roles"] = " ".join(sorted({r.value for r in form.roles or []}))
         merged = {**row._asdict(), **values}
