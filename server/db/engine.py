@@ -100,8 +100,13 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema of ``engine``'s database to the newest migration."""
+    """Bring the schema of ``engine``'s database to the newest migrations.
+
+    ``heads``: features developed side by side add migrations on parallel branches from
+    the same parent (billing, reports, media each from 0003); a merge revision joins them
+    when one is needed.
+    """
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
