@@ -32,6 +32,10 @@ def classify(method: str, path: str) -> str | None:
             return None
         if path.startswith("/api/patients"):
             return "view" if method == "GET" else "change"
+        if path.startswith("/api/media"):
+            if method in ("GET", "HEAD"):
+                return "download" if path.endswith("/content") else "view"
+            return {"POST": "store", "DELETE": "delete"}.get(method, "change")
         if method in ("GET", "HEAD"):
             return None
         return "change"

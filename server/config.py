@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         default=64 * 1024**2,
         description="Largest DICOM header (everything before Pixel Data) accepted.",
     )
+    max_media_bytes: int = Field(
+        default=1024**3, description="Largest non-DICOM file (media upload) accepted."
+    )
     ingest_threads: int = Field(
         default=4, description="Worker threads parsing, hashing and writing received instances."
     )
@@ -105,6 +108,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'index.sqlite').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        """Folder of the media (non-DICOM files) blob store."""
+        return self.data_dir / "media"
 
     @property
     def blob_dir(self) -> Path:

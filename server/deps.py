@@ -34,6 +34,7 @@ class Services:
     settings: Settings
     engine: Engine
     store: LocalBlobStore
+    media_store: LocalBlobStore
     events: EventBus
     ingestor: Ingestor
     credentials: CredentialCache
@@ -135,6 +136,7 @@ AccountReader = Annotated[Principal, Depends(requires(Action.ACCOUNT_READ))]
 AccountUpdater = Annotated[Principal, Depends(requires(Action.ACCOUNT_UPDATE))]
 Myself = Annotated[Principal, Depends(requires(Action.SELF))]
 Staff = Annotated[Principal, Depends(requires(Action.STAFF))]
+MediaDeleter = Annotated[Principal, Depends(requires(Action.STUDY_DELETE))]
 
 
 def _study_owner(request: Request, services: Services, principal: Principal, study: str

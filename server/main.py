@@ -25,6 +25,7 @@ from server.routes import (
     audit,
     auth,
     delete,
+    media,
     members,
     pages,
     patients,
@@ -86,7 +87,8 @@ def build_services(settings: Settings) -> Services:
     hub = None
     if settings.hub_api_url and settings.hub_api_token:
         hub = HubIdentities(settings.hub_api_url, settings.hub_api_token, engine)
-    return Services(settings=settings, engine=engine, store=store, events=events,
+    return Services(settings=settings, engine=engine, store=store,
+                    media_store=LocalBlobStore(settings.media_dir), events=events,
                     ingestor=ingestor, credentials=CredentialCache(engine),
                     audit=AuditLog(engine), mailer=mailer, payments=TestPaymentProvider(),
                     limiter=LoginLimiter(settings.login_attempts_per_minute), hub=hub)
@@ -126,7 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (stow.router, qido.router, wado.router, rendered.router, delete.router):
         app.include_router(router, prefix="/dicom-web")
     for router in (patients.router, auth.router, accounts.router, members.router,
-                   sources.router, sharing.router, audit.router):
+                   sources.router, sharing.router, audit.router, media.router):
         app.include_router(router, prefix="/api")
     app.include_router(pages.router)
     app.add_middleware(AuditMiddleware)

@@ -45,11 +45,17 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from workbench.ingest import IngestError, IngestInterrupted, ingest_paths
+    from workbench.ingest_media import MediaTarget
 
+    media = None
+    if args.study or args.patient:
+        media = MediaTarget(study_uid=args.study, patient_id=args.patient, issuer=args.issuer,
+                            upload_type=args.upload_type, store_as_dicom=args.as_dicom)
     try:
         summary = ingest_paths(
             [Path(p) for p in args.paths], url=args.url, token=_token(args),
             state_file=Path(args.state) if args.state else None, progress=not args.quiet,
+            media=media,
         )
     except IngestError as exc:
         print(f"workbench ingest: error: {exc}", file=sys.stderr)
@@ -99,6 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--state", help="resume file recording what was sent (default "
                                         "~/.cache/workbench/ingest-<hash>.json)")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    media = ingest.add_argument_group(
+        "non-DICOM files", "with --study or --patient, files that are not DICOM (PDF, DOC, "
+        "RTF, images, audio, video) are stored as media of that study or folder")
+    target = media.add_mutually_exclusive_group()
+    target.add_argument("--study", help="Study Instance UID the files belong to")
+    target.add_argument("--patient", help="Patient ID of the folder the files belong to")
+    media.add_argument("--issuer", default="", help="Issuer of Patient ID (with --patient)")
+    media.add_argument("--upload-type", default="other",
+                       choices=["image", "document", "scanned_document", "audio", "video",
+                                "other"], help="what the files are (default: other)")
+    media.add_argument("--as-dicom", action="store_true",
+                       help="also store PDFs and images as DICOM (Encapsulated PDF, "
+                            "Secondary Capture)")
     ingest.set_defaults(func=_cmd_ingest)
 
     demo = sub.add_parser("demo", help="write the seeded demo data set as DICOM files")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pydicom
 from tqdm import tqdm
 
@@ -32,6 +33,7 @@ from workbench.dicomweb.client import (
     StoreResult,
 )
 from workbench.errors import PayloadTooLargeError, PermissionDeniedError, WorkbenchError
+from workbench.ingest_media import MediaTarget, send_media
 from workbench.ingest_sources import Source, iter_sources
 
 __all__ = [
@@ -78,7 +80,10 @@ class IngestSummary:
         ``(source id, reason)`` of each file the archive refused or that could not be
         read. They are not recorded as stored: a rerun offers them again.
     not_dicom
-        Source ids of files that are not DICOM Part 10 (no ``DICM`` at offset 128).
+        Source ids of files that are not DICOM Part 10 (no ``DICM`` at offset 128) and
+        were not sent (no media target given).
+    attached
+        Non-DICOM files stored as media of the target study or folder.
     interrupted
         The run was stopped (Ctrl-C) before every file was sent.
     """
@@ -88,6 +93,7 @@ class IngestSummary:
     skipped: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
     not_dicom: list[str] = field(default_factory=list)
+    attached: int = 0
     interrupted: bool = False
 
     def report(self) -> str:
@@ -99,6 +105,7 @@ class IngestSummary:
             f"  stored      {self.stored}",
             f"  duplicates  {self.duplicates}",
             f"  skipped     {self.skipped} (stored by an earlier run)",
+            f"  attached    {self.attached} (non-DICOM files, as media)",
             f"  not DICOM   {len(self.not_dicom)}",
             f"  rejected    {len(self.rejected)}",
         ]
@@ -190,7 +197,12 @@ def _sop_uid(data: bytes) -> str | None:
 class _Run:
     """One ingest run: sends batches and books their outcomes."""
 
-    def __init__(self, client: ArchiveClient, state: _State, bar: tqdm[Any]) -> None:
+    def __init__(self, client: ArchiveClient, state: _State, bar: tqdm[Any], *,
+                 media: MediaTarget | None = None, url: str = "", token: str | None = None
+                 ) -> None:
+        self.media = media
+        self.url = url
+        self.token = token
         self.client = client
         self.state = state
         self.bar = bar
@@ -216,6 +228,20 @@ class _Run:
         self.state.save()
         self.bar.update(sum(item.source.size for item in batch))
         self.bar.set_postfix(stored=self.summary.stored, rejected=len(self.summary.rejected))
+
+    def attach(self, source: Source) -> None:
+        """Upload a non-DICOM file as media of the target."""
+        assert self.media is not None
+        try:
+            ok, detail = send_media(source, self.url, self.token, self.media)
+        except httpx.HTTPError as exc:
+            ok, detail = False, f"cannot reach the archive: {_one_line(exc)}"
+        if ok:
+            self.summary.attached += 1
+            self.state.add(source, "")
+            self.state.save()
+        else:
+            self.summary.rejected.append((source.id, detail))
 
     def _book_rejections(self, batch: list[_Item], reason: str) -> None:
         self.summary.rejected += [(item.source.id, reason) for item in batch]
@@ -271,6 +297,7 @@ def ingest_paths(
     progress: bool = True,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     client: ArchiveClient | None = None,
+    media: MediaTarget | None = None,
 ) -> IngestSummary:
     """Send every DICOM file under ``paths`` to the archive at ``url``.
 
@@ -290,6 +317,8 @@ def ingest_paths(
         Largest sum of file sizes per STOW-RS request (a bigger file goes alone).
     client
         Archive to use instead of ``HttpArchiveClient(url, token=token)``.
+    media
+        Where non-DICOM files go (a study or a patient folder); None sets them aside.
 
     Returns
     -------
@@ -314,7 +343,7 @@ def ingest_paths(
         total = sum(source.size for source in sources)
         bar = tqdm(total=total, disable=not progress, file=sys.stderr, **_PROGRESS)
         with bar:
-            run = _Run(archive, state, bar)
+            run = _Run(archive, state, bar, media=media, url=url, token=token)
             try:
                 _ingest(run, sources, batch_bytes)
             except KeyboardInterrupt:
@@ -334,6 +363,7 @@ def ingest_paths(
 def _ingest(run: _Run, sources: Sequence[Source], batch_bytes: int) -> None:
     """Sort out non-DICOM and unreadable files; send the rest in batches."""
     batch: list[_Item] = []
+    attach_later: list[Source] = []
     batch_size = 0
     uids: set[str | None] = set()
     for source in sources:
@@ -349,8 +379,11 @@ def _ingest(run: _Run, sources: Sequence[Source], batch_bytes: int) -> None:
             run.bar.update(source.size)
             continue
         if not is_dicom:
-            run.summary.not_dicom.append(source.id)
-            run.bar.update(source.size)
+            if run.media is not None:
+                attach_later.append(source)  # after the DICOM files: the study exists then
+            else:
+                run.summary.not_dicom.append(source.id)
+                run.bar.update(source.size)
             continue
         item = _Item(source, data, _sop_uid(data))
         full = batch_size + source.size > batch_bytes
@@ -364,6 +397,9 @@ def _ingest(run: _Run, sources: Sequence[Source], batch_bytes: int) -> None:
             uids.add(item.uid)
     if batch:
         run.send(batch)
+    for source in attach_later:
+        run.attach(source)
+        run.bar.update(source.size)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -18,7 +18,8 @@ from sqlalchemy import ColumnElement, Connection, and_, false, or_, select
 
 from server.auth.permissions import Principal
 from server.db.accounts import shares
-from server.db.models import studies
+from server.db.media import media
+from server.db.models import patients, studies
 
 
 def _granted(principal: Principal) -> ColumnElement[bool] | None:
@@ -42,6 +43,29 @@ def visible_studies(principal: Principal) -> ColumnElement[bool]:
         clauses.append(studies.c.patient_pk.in_(
             select(shares.c.patient_pk).where(shares.c.patient_pk.is_not(None), granted)))
     return or_(*clauses) if clauses else false()
+
+
+def visible_patients(principal: Principal) -> ColumnElement[bool]:
+    """A WHERE clause over ``patients`` true for the folders ``principal`` sees as a whole
+    (its own account's, for member roles; folders shared with it) — what holds files
+    attached to a folder rather than to one of its studies."""
+    clauses: list[ColumnElement[bool]] = []
+    if principal.sees_own_account:
+        clauses.append(patients.c.account_pk == principal.account_pk)
+    granted = _granted(principal)
+    if granted is not None:
+        clauses.append(patients.c.pk.in_(
+            select(shares.c.patient_pk).where(shares.c.patient_pk.is_not(None), granted)))
+    return or_(*clauses) if clauses else false()
+
+
+def visible_media(principal: Principal) -> ColumnElement[bool]:
+    """A WHERE clause over ``media``: files of studies the caller sees, and files of
+    folders (not of a study) it sees as a whole."""
+    return or_(and_(media.c.study_pk.is_not(None), media.c.study_pk.in_(
+        select(studies.c.pk).where(visible_studies(principal)))),
+        and_(media.c.study_pk.is_(None), media.c.patient_pk.in_(
+            select(patients.c.pk).where(visible_patients(principal)))))
 
 
 def study_is_visible(conn: Connection, principal: Principal, study_uid: str) -> bool:

@@ -18,7 +18,8 @@ def _deleted(count: int) -> JSONResponse:
 @router.delete("/studies/{study}", summary="Delete a study")
 def delete_study(study: str, services: ServicesDep, _admin: StudyDeleter) -> JSONResponse:
     """Remove a study and all its files."""
-    return _deleted(delete_objects(services.engine, services.store, services.events, study))
+    return _deleted(delete_objects(services.engine, services.store, services.events, study,
+                                   media_store=services.media_store))
 
 
 @router.delete("/studies/{study}/series/{series}", summary="Delete a series")
@@ -26,7 +27,7 @@ def delete_series(study: str, series: str, services: ServicesDep, _admin: StudyD
                   ) -> JSONResponse:
     """Remove a series."""
     return _deleted(delete_objects(services.engine, services.store, services.events, study,
-                                   series))
+                                   series, media_store=services.media_store))
 
 
 @router.delete("/studies/{study}/series/{series}/instances/{sop}", summary="Delete an instance")
@@ -34,4 +35,4 @@ def delete_instance(study: str, series: str, sop: str, services: ServicesDep, _a
                     ) -> JSONResponse:
     """Remove one instance."""
     return _deleted(delete_objects(services.engine, services.store, services.events, study,
-                                   series, sop))
+                                   series, sop, media_store=services.media_store))

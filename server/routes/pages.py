@@ -1,4 +1,4 @@
-"""The sign-up and log-in pages (plain HTML and a little JavaScript, served as files).
+"""The sign-up, log-in and media upload pages (plain HTML and a little JavaScript, served as files).
 
 The card number typed on the sign-up page goes only to the payment provider's script
 (for the test provider: a function in the page), which returns a token; the archive
@@ -33,3 +33,9 @@ def signup_page() -> HTMLResponse:
 def login_page() -> HTMLResponse:
     """Log in, set a password from an e-mailed link, see the account's state."""
     return _page("login.html")
+
+
+@router.get("/media-upload")
+def media_page() -> HTMLResponse:
+    """Upload documents, images, audio and DICOM files to a study or a patient's folder."""
+    return _page("media.html")

@@ -6,9 +6,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
+from server.db.media import media
 from server.db.models import patient_conflicts, patients, studies
-from server.db.visibility import visible_studies
+from server.db.visibility import visible_media, visible_studies
 from server.deps import MAX_ID, OffsetQuery, Reader, ServicesDep
+from server.routes.media import MEDIA_LISTING, MediaItem
+from server.routes.media import item as media_item
 from workbench.errors import NotFoundError
 
 router = APIRouter(tags=["Patients"])
@@ -50,6 +53,7 @@ class PatientFolder(BaseModel):
     has_conflicts: bool
     studies: list[StudySummary] = []
     conflicts: list[Conflict] = []
+    media: list[MediaItem] = []
 
 
 @router.get("/patients", response_model=list[PatientFolder], summary="List patient folders")
@@ -113,6 +117,9 @@ def patient_folder(patient_id: str, services: ServicesDep, principal: Reader,
             select(patient_conflicts).where(patient_conflicts.c.patient_pk == row.pk,
                                             patient_conflicts.c.study_uid.in_(shown))
             .order_by(patient_conflicts.c.pk)).fetchall()
+        files = conn.execute(MEDIA_LISTING.where(media.c.patient_pk == row.pk,
+                                                 visible_media(principal))
+                             .order_by(media.c.pk.desc())).fetchall()
     return PatientFolder(
         account_id=row.account_pk, patient_id=row.patient_id, issuer=row.issuer, name=row.name,
         birth_date=row.birth_date, sex=row.sex, num_studies=len(study_rows),
@@ -124,4 +131,5 @@ def patient_folder(patient_id: str, services: ServicesDep, principal: Reader,
                  for s in study_rows],
         conflicts=[Conflict(study_uid=c.study_uid, attribute=c.attribute, expected=c.expected,
                             received=c.received) for c in conflict_rows],
+        media=[media_item(f) for f in files],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, delete, select
 
 from server.db.engine import write_transaction
+from server.db.media import media
 from server.db.models import instances, series, studies
 from server.services.events import STUDY_DELETED, EventBus
 from server.services.indexer import recount
@@ -13,11 +14,13 @@ from workbench.errors import NotFoundError
 
 
 def delete_objects(engine: Engine, store: LocalBlobStore, events: EventBus, study: str,
-                   series_uid: str | None = None, sop: str | None = None) -> int:
+                   series_uid: str | None = None, sop: str | None = None, *,
+                   media_store: LocalBlobStore | None = None) -> int:
     """Delete a study, a series or an instance; return how many instances went.
 
     The rows go in one transaction; blobs are removed after it commits, so a crash in
-    between leaves only unreferenced files, never rows without files.
+    between leaves only unreferenced files, never rows without files. When the study
+    goes, its uploaded files (media rows cascade) go from ``media_store`` too.
 
     Raises
     ------
@@ -49,12 +52,18 @@ def delete_objects(engine: Engine, store: LocalBlobStore, events: EventBus, stud
                 conn.execute(delete(series).where(series.c.pk == spk))
         remaining = conn.execute(select(instances.c.pk).where(instances.c.study_pk == study_pk)
                                  .limit(1)).first()
+        media_blobs: list[str] = []
         if remaining is None:
+            media_blobs = list(conn.execute(select(media.c.blob).where(
+                media.c.study_pk == study_pk)).scalars())
             conn.execute(delete(studies).where(studies.c.pk == study_pk))
         else:
             recount(conn, set(), {study_pk})
     for r in rows:
         store.delete(r.blob)
+    for key in media_blobs:
+        if media_store is not None:
+            media_store.delete(key)
     if remaining is None:
         events.emit(STUDY_DELETED, {"study": study})
     return len(rows)

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 INSTANCE_STORED = "instance stored"
 STUDY_DELETED = "study deleted"
+MEDIA_STORED = "media stored"
+"""A non-DICOM file was added to a study or folder: payload account, study, media, type."""
 
 Handler = Callable[[dict[str, Any]], None]
 

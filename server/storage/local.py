@@ -47,14 +47,14 @@ class LocalBlobStore:
         self._folders = ThreadPoolExecutor(2, thread_name_prefix="blob-folder-sync")
 
     @staticmethod
-    def new_key(now: datetime | None = None, tag: str = "") -> str:
+    def new_key(now: datetime | None = None, tag: str = "", suffix: str = ".dcm") -> str:
         """A fresh, unique blob key in the folder of the current UTC hour.
 
-        ``tag`` (letters and digits) is kept in the name: ``<uuid>.<tag>.dcm``.
+        ``tag`` (letters and digits) is kept in the name: ``<uuid>.<tag><suffix>``.
         """
         moment = now or datetime.now(UTC)
-        suffix = f".{tag}.dcm" if tag else ".dcm"
-        return f"{moment:%Y/%m/%d/%H}/{uuid.uuid4().hex}{suffix}"
+        ending = f".{tag}{suffix}" if tag else suffix
+        return f"{moment:%Y/%m/%d/%H}/{uuid.uuid4().hex}{ending}"
 
     def path(self, key: str) -> Path:
         """Absolute path of a blob key."""

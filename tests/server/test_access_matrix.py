@@ -95,6 +95,11 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/shares"): "study.share",
     ("POST", "/api/shares"): "study.share",
     ("DELETE", "/api/shares/{share_id}"): "study.share",
+    ("POST", "/api/media"): "study.store",
+    ("GET", "/api/media"): "study.read",
+    ("GET", "/api/media/{media_id}"): "study.read",
+    ("GET", "/api/media/{media_id}/content"): "study.read",
+    ("DELETE", "/api/media/{media_id}"): "study.delete",
     ("GET", "/api/audit"): "audit.read",
     ("GET", "/api/audit/verify"): "staff",
 }
@@ -180,7 +185,7 @@ def _url(path: str, ref: StudyRef) -> str:
             .replace("{token_id}", "999999").replace("{member_id}", "999999")
             .replace("{source_id}", "999999").replace("{team_id}", "999999")
             .replace("{user_id}", "999999").replace("{share_id}", "999999")
-            .replace("{account_id}", "999999"))
+            .replace("{account_id}", "999999").replace("{media_id}", "999999"))
 
 
 def _call(world: World, method: str, path: str, ref: StudyRef, headers: dict[str, str]
