@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages a target needs, only when they are missing.
-#   test   what the test suite uses
+#   test   what the test suite uses (dcmtk clients, Chromium for the browser tests)
 #   bench  Orthanc and its DICOMweb plugin, the peer the benchmarks measure against
 set -euo pipefail
 target=${1:?usage: system-packages.sh test|bench}
 case "$target" in
-  test)  packages=(dcmtk) ;;
+  test)  packages=(dcmtk chromium) ;;
   bench) packages=(orthanc orthanc-dicomweb) ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac
