@@ -29,6 +29,7 @@ from server.routes import (
     members,
     pages,
     patients,
+    preferences,
     qido,
     rendered,
     sharing,
@@ -128,7 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (stow.router, qido.router, wado.router, rendered.router, delete.router):
         app.include_router(router, prefix="/dicom-web")
     for router in (patients.router, auth.router, accounts.router, members.router,
-                   sources.router, sharing.router, audit.router, media.router):
+                   sources.router, sharing.router, audit.router, media.router,
+                   preferences.router):
         app.include_router(router, prefix="/api")
     app.include_router(pages.router)
     app.add_middleware(AuditMiddleware)

@@ -100,6 +100,11 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/media/{media_id}"): "study.read",
     ("GET", "/api/media/{media_id}/content"): "study.read",
     ("DELETE", "/api/media/{media_id}"): "study.delete",
+    ("GET", "/api/me/preferences"): "self",
+    ("PUT", "/api/me/preferences"): "self",
+    ("GET", "/api/me/hanging-protocols"): "self",
+    ("PUT", "/api/me/hanging-protocols/{name}"): "self",
+    ("DELETE", "/api/me/hanging-protocols/{name}"): "self",
     ("GET", "/api/audit"): "audit.read",
     ("GET", "/api/audit/verify"): "staff",
 }
@@ -185,7 +190,8 @@ def _url(path: str, ref: StudyRef) -> str:
             .replace("{token_id}", "999999").replace("{member_id}", "999999")
             .replace("{source_id}", "999999").replace("{team_id}", "999999")
             .replace("{user_id}", "999999").replace("{share_id}", "999999")
-            .replace("{account_id}", "999999").replace("{media_id}", "999999"))
+            .replace("{account_id}", "999999").replace("{media_id}", "999999")
+            .replace("{name}", "nothing-called-so"))
 
 
 def _call(world: World, method: str, path: str, ref: StudyRef, headers: dict[str, str]
