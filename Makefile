@@ -21,9 +21,11 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/workbench serve --demo
 
-## Install what the tests need (Python and system packages) and run the whole suite.
+## Install what the tests need (Python and system packages) and run the whole suite:
+## once on the embedded defaults (SQLite), then the archive tests again on PostgreSQL.
 test: install system-test lint typecheck imports
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	scripts/with-postgres.sh $(PY) -m pytest -n 2 -m "not browser and not corpus" tests/server $(PYTEST_ARGS)
 
 system-test:
 	scripts/system-packages.sh test
@@ -41,6 +43,7 @@ imports: install
 bench: install
 	scripts/system-packages.sh bench
 	$(PY) benchmarks/archive_vs_orthanc.py $(BENCH_ARGS)
+	$(PY) benchmarks/dimse_vs_orthanc.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -5,7 +5,7 @@
 set -euo pipefail
 target=${1:?usage: system-packages.sh test|bench}
 case "$target" in
-  test)  packages=(dcmtk chromium) ;;
+  test)  packages=(dcmtk chromium espeak-ng fonts-dejavu-core postgresql) ;;
   bench) packages=(orthanc orthanc-dicomweb) ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         description="Payment provider; `test` tokenises on the client and declines the "
         "well-known test card numbers (server/services/payments.py).",
     )
+    prices_file: Path | None = Field(
+        default=None,
+        description="The price table (YAML or JSON, integer cents; keys of "
+        "workbench.billing.PriceTable); unset: the defaults in workbench/billing.py.",
+    )
     login_attempts_per_minute: int = Field(
         default=20, ge=1, description="Log-in attempts one client address may make per minute.")
     hub_api_url: str | None = Field(
@@ -101,6 +106,76 @@ class Settings(BaseSettings):
         default=None, validation_alias="JUPYTERHUB_API_TOKEN",
         description="The archive's own Hub service token.",
     )
+    # -- Reports (server/routes/reports.py, docs/reports.md) ---------------------------
+    report_keyring: Path | None = Field(
+        default=None, description="Master key ring sealing the physicians' signing keys "
+        "(JSON, mode 0600); default <data_dir>/keys/signing-keyring.json. Keep it out of "
+        "database backups.")
+    report_sign_password: bool = Field(
+        default=True, description="Signing asks for the physician's password again (users "
+        "without one, e.g. JupyterHub users, sign with their session).")
+    report_email_attachments: bool = Field(
+        default=False, description="E-mail final reports as PDF attachments; default: a "
+        "secure link that only the recipient, logged in, can open.")
+    report_link_days: int = Field(
+        default=30, ge=1, description="Days a report link in an e-mail stays valid.")
+    report_delivery_attempts: int = Field(
+        default=5, ge=1, description="Attempts per report delivery before it is failed.")
+    report_retry_s: float = Field(
+        default=60.0, gt=0, description="Wait before the first retry of a delivery; doubled "
+        "after each failure.")
+    fax_spool_dir: Path | None = Field(
+        default=None, description="Spool folder of the fax gateway; default "
+        "<data_dir>/fax-spool.")
+    max_dictation_bytes: int = Field(
+        default=200 * 1024**2, ge=1, description="Largest dictation audio file accepted.")
+    # -- DICOM networking (server/dimse, docs/dimse.md) --------------------------------
+    dimse_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="Port of the DIMSE listener that `workbench serve` starts (one process); "
+        "unset: none. `workbench drive` listens on it too (default 11112).")
+    dimse_host: str | None = Field(
+        default=None, description="Address the DIMSE listener binds; default: `host`.")
+    dimse_ae_title: str = Field(
+        default="WORKBENCH", min_length=1, max_length=16,
+        description="Called AE title of the listener (also its title as a C-MOVE sender).")
+    dimse_check_called_ae: bool = Field(
+        default=True, description="Reject associations addressed to another called AE title.")
+    dimse_max_pdu: int = Field(
+        default=262144, ge=0,
+        description="Largest PDU the listener receives (bytes; 0: no limit). Larger PDUs "
+        "cost fewer round trips through pynetdicom per instance.")
+    dimse_max_associations: int = Field(
+        default=16, ge=1, description="Associations served at once; more are rejected.")
+    dimse_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds a peer may stay silent (network, ACSE and "
+        "DIMSE timeouts) before the association is aborted.")
+    forward_url: str | None = Field(
+        default=None, description="`workbench drive --forward`: the remote archive's "
+        "DICOMweb root that spooled studies are sent to (STOW-RS).")
+    forward_token: str | None = Field(
+        default=None, description="Bearer token (a source's upload key) for the remote "
+        "archive.")
+    forward_idle_s: float = Field(
+        default=30.0, ge=0, description="A study is complete (and sent) once no instance of "
+        "it arrived for this many seconds.")
+    forward_batch_bytes: int = Field(
+        default=32 * 1024**2, ge=1, description="Largest STOW-RS request the forwarder sends.")
+    forward_retry_max_s: float = Field(
+        default=300.0, gt=0, description="Longest wait between two attempts to send.")
+    forward_allowed_aes: str = Field(
+        default="", description="Calling AE titles the forwarder accepts (space or comma "
+        "separated); empty: any.")
+    forward_status_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="Port of the forwarder's JSON status endpoint (GET /status); unset: none.")
+    spool_dir: Path | None = Field(
+        default=None, description="The forwarder's spool folder; default <data_dir>/spool.")
+
+    @property
+    def resolved_spool_dir(self) -> Path:
+        """The forwarder's spool folder."""
+        return self.spool_dir or self.data_dir / "spool"
 
     @property
     def resolved_database_url(self) -> str:

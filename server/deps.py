@@ -54,7 +54,7 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-MAX_ID = 2**53
+MAX_ID = 2**31 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="a numeric identifier")]
 """A numeric id in a path; bounded so that no value overflows the index's integers."""
 IdField = Annotated[int, Field(ge=1, le=MAX_ID)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from workbench.errors import (
     ConflictError,
@@ -46,6 +47,15 @@ async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=422)
 
 
+async def _unstorable(_request: Request, exc: Exception) -> JSONResponse:
+    # e.g. a NUL character in text, or a number beyond the column's range, on PostgreSQL;
+    # the value itself is not echoed (it may be patient data)
+    cause = type(getattr(exc, "orig", exc)).__name__
+    return JSONResponse({"detail": f"a value in the request cannot be stored ({cause}): "
+                                   "text must not contain NUL characters and numbers must "
+                                   "fit 32-bit integers"}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
     """Register the domain error handlers on ``app``.
 
@@ -53,3 +63,4 @@ def install(app: FastAPI) -> None:
     """
     app.add_exception_handler(WorkbenchError, _handle)
     app.add_exception_handler(ValueError, _invalid)
+    app.add_exception_handler(DataError, _unstorable)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import gc
 import logging
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from importlib.metadata import entry_points
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
@@ -24,6 +25,7 @@ from server.routes import (
     accounts,
     audit,
     auth,
+    billing,
     delete,
     media,
     members,
@@ -32,18 +34,29 @@ from server.routes import (
     preferences,
     qido,
     rendered,
+    reports,
+    retention,
     sharing,
     sources,
     stow,
     wado,
 )
 from server.services.audit import AuditLog
-from server.services.events import EventBus
+from server.services.events import (
+    DICTATION_STORED,
+    INSTANCE_STORED,
+    MEDIA_STORED,
+    REPORT_CREATED,
+    EventBus,
+)
 from server.services.ingest import Ingestor
+from server.services.ledger import LedgerHandlers, load_prices
 from server.services.mail import Mailer
 from server.services.payments import TestPaymentProvider
+from server.services.reports_runtime import ReportServices
 from server.services.sweep import recover_blobs
 from server.storage.local import LocalBlobStore
+from workbench.toolset import ToolsetFeature
 
 log = logging.getLogger("workbench.server")
 
@@ -71,6 +84,11 @@ def build_services(settings: Settings) -> Services:
         upgrade(engine)
     store = LocalBlobStore(settings.blob_dir)
     events = EventBus()
+    charges = LedgerHandlers(engine, load_prices(settings))
+    events.subscribe(INSTANCE_STORED, charges.on_instance_stored)
+    events.subscribe(MEDIA_STORED, charges.on_media_stored)
+    events.subscribe(REPORT_CREATED, charges.toolset_handler(ToolsetFeature.REPORT))
+    events.subscribe(DICTATION_STORED, charges.toolset_handler(ToolsetFeature.DICTATION))
     ingestor = Ingestor(engine, store, events, duplicates=settings.duplicates,
                         max_header_bytes=settings.max_header_bytes,
                         threads=settings.ingest_threads)
@@ -95,6 +113,30 @@ def build_services(settings: Settings) -> Services:
                     limiter=LoginLimiter(settings.login_attempts_per_minute), hub=hub)
 
 
+APP_GROUP = "workbench.apps"
+"""Entry-point group of web apps served with the archive: each entry is a callable taking
+the FastAPI application (the reading app registers ``workbench.viewer.app:mount``)."""
+
+
+def installed_apps() -> list[tuple[str, Callable[[FastAPI], object]]]:
+    """The ``workbench.apps`` entry points, loaded; one that fails to load is logged and
+    left out (the archive serves without it)."""
+    apps = []
+    for point in entry_points(group=APP_GROUP):
+        try:
+            apps.append((point.name, point.load()))
+        except Exception:  # an app's missing optional dependency must not stop the archive
+            log.exception("web app %r (%s) could not be loaded", point.name, point.value)
+    return apps
+
+
+def mount_apps(app: FastAPI) -> None:
+    """Let every installed web app add its routes to `app`."""
+    for name, mount in installed_apps():
+        mount(app)
+        log.info("web app %r mounted", name)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Create the archive application.
 
@@ -109,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings)
         app.state.services = services
+        app.state.reports = ReportServices.start(services)
         # Everything loaded so far (pydicom's data dictionary, SQLAlchemy, FastAPI) lives as
         # long as the process: keep it out of the cyclic garbage collector's scans, which
         # otherwise dominate the cost of building large QIDO answers.
@@ -117,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.reports.close()
             services.ingestor.close()
             services.events.close()
             services.audit.close()
@@ -130,14 +174,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/dicom-web")
     for router in (patients.router, auth.router, accounts.router, members.router,
                    sources.router, sharing.router, audit.router, media.router,
-                   preferences.router):
+                   billing.router, retention.router, preferences.router, reports.router):
         app.include_router(router, prefix="/api")
     app.include_router(pages.router)
     app.add_middleware(AuditMiddleware)
+    mount_apps(app)
 
-    @app.get("/", include_in_schema=False)
-    def landing() -> HTMLResponse:
-        return HTMLResponse(LANDING.format(version=workbench.__version__))
+    if not any(getattr(route, "path", None) == "/" for route in app.router.routes):
+        @app.get("/", include_in_schema=False)
+        def landing() -> HTMLResponse:
+            return HTMLResponse(LANDING.format(version=workbench.__version__))
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

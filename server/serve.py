@@ -63,11 +63,13 @@ def worker_count(settings: Settings) -> int:
 
 
 def run(host: str | None, port: int | None, data_dir: Path | None, demo: bool,
-        workers: int | None = None) -> None:
+        workers: int | None = None, dimse: int | None = None) -> None:
     """Start the archive (blocking) on ``host:port`` with data in ``data_dir``.
 
     Flags override ``WORKBENCH_*`` variables; the worker processes read the same variables,
-    so the flags are exported to them.
+    so the flags are exported to them. With a DIMSE port (``dimse`` or
+    ``WORKBENCH_DIMSE_PORT``) one more process runs the DIMSE listener
+    (``server/dimse/run.py``), once, whatever the number of HTTP workers.
     """
     if host:
         os.environ["WORKBENCH_HOST"] = host
@@ -77,6 +79,8 @@ def run(host: str | None, port: int | None, data_dir: Path | None, demo: bool,
         os.environ["WORKBENCH_DATA_DIR"] = str(data_dir.resolve())
     if workers:
         os.environ["WORKBENCH_WORKERS"] = str(workers)
+    if dimse:
+        os.environ["WORKBENCH_DIMSE_PORT"] = str(dimse)
     settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stored = prepare(settings, demo)
@@ -88,12 +92,18 @@ def run(host: str | None, port: int | None, data_dir: Path | None, demo: bool,
              settings.port, processes, settings.data_dir.resolve(),
              f"; administrator token in {token_file}" if token_file.exists() else "")
     os.environ["WORKBENCH_PREPARED"] = "true"
-    if processes == 1 or not hasattr(socket, "SO_REUSEPORT"):
-        uvicorn.run("server.main:app_from_environment", factory=True, host=settings.host,
-                    port=settings.port, workers=processes, log_level="warning",
-                    access_log=False, http="httptools", loop="uvloop")
-        return
-    _run_processes(settings.host, settings.port, processes)
+    from server.dimse import run as dimse_run  # the listener process (pynetdicom)
+
+    listener = dimse_run.start_listener_process() if settings.dimse_port else None
+    try:
+        if processes == 1 or not hasattr(socket, "SO_REUSEPORT"):
+            uvicorn.run("server.main:app_from_environment", factory=True, host=settings.host,
+                        port=settings.port, workers=processes, log_level="warning",
+                        access_log=False, http="httptools", loop="uvloop")
+            return
+        _run_processes(settings.host, settings.port, processes)
+    finally:
+        dimse_run.stop_process(listener)
 
 
 def _listen(host: str, port: int) -> socket.socket:

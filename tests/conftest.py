@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -17,6 +18,26 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("WORKBENCH_CORPUS", ROOT.parent / "shared" / "dicom-corpus"))
 ADMIN_TOKEN = "test-admin-token"
+POSTGRES = os.environ.get("WORKBENCH_TEST_POSTGRES", "")
+"""A PostgreSQL server URL (``postgresql+psycopg://user@host:port``): every archive the
+tests start then gets a fresh database there instead of SQLite (``make test`` runs the
+archive tests once more this way)."""
+requires_sqlite = pytest.mark.skipif(
+    bool(POSTGRES), reason="opens the SQLite index file directly")
+
+
+def fresh_database_url(data_dir: Path) -> str | None:
+    """A new, empty PostgreSQL database for one archive (None on SQLite)."""
+    if not POSTGRES:
+        return None
+    import psycopg
+
+    name = "wb_" + hashlib.sha1(str(data_dir).encode()).hexdigest()[:16]
+    plain = POSTGRES.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{POSTGRES}/{name}"
 
 
 def free_port() -> int:
@@ -52,6 +73,9 @@ def start_archive(data_dir: Path, token: str = ADMIN_TOKEN, **env: str) -> Runni
     port = free_port()
     environ = dict(os.environ, WORKBENCH_DATA_DIR=str(data_dir), WORKBENCH_ADMIN_TOKEN=token,
                    **env)
+    database = fresh_database_url(data_dir)
+    if database and "WORKBENCH_DATABASE_URL" not in env:
+        environ["WORKBENCH_DATABASE_URL"] = database
     log = open(data_dir.parent / f"{data_dir.name}-server.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "server.main:app_from_environment",

@@ -10,7 +10,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 # pip name -> conda-forge name where they differ
-CONDA_NAMES = {"uvicorn[standard]": "uvicorn-standard", "types-pyyaml": "types-pyyaml"}
+CONDA_NAMES = {"uvicorn[standard]": "uvicorn-standard", "types-pyyaml": "types-pyyaml",
+               "psycopg[binary]": "psycopg"}
 
 
 def _name(requirement: str) -> str:

@@ -1,8 +1,12 @@
 """The ``workbench`` command.
 
 ``serve`` starts the archive (the server package is loaded only then, by name, so the
-library never depends on it); ``ingest`` sends files to an archive over DICOMweb;
-``demo`` writes the seeded demo data set; ``version`` prints the version.
+library never depends on it); ``drive`` runs the DICOM listener alone or the forwarder of
+a remote site (``server/dimse``); ``ingest`` sends files to an archive over DICOMweb;
+``demo`` writes the seeded demo data set; ``retention purge`` deletes expired studies;
+``billing run`` and ``retention report`` run the administrators' notebooks (papermill);
+``db copy`` moves the index to an empty database (e.g. SQLite to PostgreSQL);
+``version`` prints the version.
 """
 
 from __future__ import annotations
@@ -33,14 +37,70 @@ def _token(args: argparse.Namespace) -> str | None:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     serve = importlib.import_module("server.serve")
-    serve.run(args.host, args.port, args.data_dir, args.demo, args.workers)
+    serve.run(args.host, args.port, args.data_dir, args.demo, args.workers, args.dimse)
     return 0
+
+
+def _cmd_drive(args: argparse.Namespace) -> int:
+    flags = {"WORKBENCH_DIMSE_PORT": args.port, "WORKBENCH_DIMSE_HOST": args.host,
+             "WORKBENCH_DIMSE_AE_TITLE": args.ae_title, "WORKBENCH_FORWARD_TOKEN": args.token,
+             "WORKBENCH_SPOOL_DIR": args.spool, "WORKBENCH_FORWARD_IDLE_S": args.idle,
+             "WORKBENCH_FORWARD_STATUS_PORT": args.status_port,
+             "WORKBENCH_DATA_DIR": args.data_dir.resolve() if args.data_dir else None}
+    run = importlib.import_module("server.dimse.run")
+    code: int = run.drive(forward=args.forward, status_only=args.status,
+                          retry_failed=args.retry_failed,
+                          overrides={k: str(v) for k, v in flags.items() if v is not None})
+    return code
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     admin = importlib.import_module("server.admin_cli")
     code: int = admin.audit_verify(args.data_dir)
     return code
+
+
+def _cmd_db_copy(args: argparse.Namespace) -> int:
+    admin_db = importlib.import_module("server.admin_db")
+    code: int = admin_db.copy_command(args.to, args.data_dir, args.from_url, args.batch_size,
+                                      progress=not args.quiet)
+    return code
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    reports = importlib.import_module("server.services.reports_cli")
+    if args.report_command == "verify":
+        code: int = reports.verify(args.data_dir, args.report_id)
+    else:
+        code = reports.rotate_master(args.data_dir)
+    return code
+
+
+def _cmd_retention_purge(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    purge = importlib.import_module("server.services.purge")
+    as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
+    report = purge.purge_data_dir(args.data_dir, dry_run=args.dry_run, as_of=as_of)
+    print(report.text())
+    return 1 if report.failed else 0
+
+
+def _cmd_notebook(args: argparse.Namespace) -> int:
+    from workbench.statements import run_notebook
+
+    url = args.url.rstrip("/").removesuffix("/dicom-web")
+    common = {"archive_url": url, "token": _token(args), "all_accounts": not args.own}
+    if args.command == "billing":
+        parameters = {**common, "period": args.period or "", "account_id": args.account}
+        name = "billing_report"
+    else:
+        parameters = {**common, "as_of": args.as_of or "", "horizon_days": args.horizon,
+                      "dry_run": not args.own}
+        name = "retention_report"
+    executed = run_notebook(name, Path(args.output), parameters)
+    print(f"wrote {args.output} (executed notebook: {executed})")
+    return 0
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
@@ -94,7 +154,29 @@ def build_parser() -> argparse.ArgumentParser:
                        help="server processes (WORKBENCH_WORKERS; default one per core, max 4)")
     serve.add_argument("--demo", action="store_true",
                        help="load the seeded demo studies when the archive is empty")
+    serve.add_argument("--dimse", type=int, metavar="PORT",
+                       help="also run the DIMSE listener on PORT (WORKBENCH_DIMSE_PORT)")
     serve.set_defaults(func=_cmd_serve)
+
+    drive = sub.add_parser("drive", help="DICOM listener alone, or a forwarder to a remote "
+                                         "archive (--forward URL); see docs/dimse.md")
+    drive.add_argument("--port", type=int, help="DIMSE port (WORKBENCH_DIMSE_PORT, 11112)")
+    drive.add_argument("--host", help="address to bind (WORKBENCH_DIMSE_HOST)")
+    drive.add_argument("--ae-title", help="called AE title (WORKBENCH_DIMSE_AE_TITLE)")
+    drive.add_argument("--data-dir", type=Path, help="archive data directory (listener)")
+    drive.add_argument("--forward", metavar="URL",
+                       help="spool what arrives and send idle studies to this DICOMweb root")
+    drive.add_argument("--token", help="bearer token (upload key) for the remote archive")
+    drive.add_argument("--spool", help="spool folder (default <data dir>/spool)")
+    drive.add_argument("--idle", type=float, help="seconds without new instances after "
+                                                  "which a study is sent (default 30)")
+    drive.add_argument("--status-port", type=int,
+                       help="serve the forwarder's status as JSON on this port (GET /status)")
+    drive.add_argument("--status", action="store_true",
+                       help="print the spool's status (spooled, sent, failed) and exit")
+    drive.add_argument("--retry-failed", action="store_true",
+                       help="move instances the remote refused back into the spool first")
+    drive.set_defaults(func=_cmd_drive)
 
     ingest = sub.add_parser("ingest", help="send DICOM files, folders and zips to an archive")
     ingest.add_argument("paths", nargs="+", help="files, folders (recursive) or .zip files")
@@ -131,6 +213,65 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--data-dir", type=Path,
                         help="data directory (WORKBENCH_DATA_DIR, default ./data)")
     verify.set_defaults(func=_cmd_audit)
+
+    database = sub.add_parser("db", help="the index database")
+    db_sub = database.add_subparsers(dest="db_command", required=True)
+    copy = db_sub.add_parser(
+        "copy", help="copy the index (e.g. SQLite) into an empty database (e.g. PostgreSQL); "
+                     "stop the archive first")
+    copy.add_argument("--to", required=True, metavar="URL",
+                      help="SQLAlchemy URL of the empty target, e.g. "
+                           "postgresql+psycopg://user@host/workbench")
+    copy.add_argument("--from", dest="from_url", metavar="URL",
+                      help="source URL (default: WORKBENCH_DATABASE_URL or the data dir's "
+                           "index.sqlite)")
+    copy.add_argument("--data-dir", type=Path,
+                      help="data directory (WORKBENCH_DATA_DIR, default ./data)")
+    copy.add_argument("--batch-size", type=int, default=2000, help="rows per statement")
+    copy.add_argument("--quiet", action="store_true", help="no progress bar")
+    copy.set_defaults(func=_cmd_db_copy)
+
+    signed = sub.add_parser("report", help="reports: verify signatures, rotate the master key")
+    report_sub = signed.add_subparsers(dest="report_command", required=True)
+    report_verify = report_sub.add_parser(
+        "verify", help="verify a report's signatures (all reports without an id); exit 3 if "
+        "any is invalid")
+    report_verify.add_argument("report_id", nargs="?", help="report id (default: every report)")
+    rotate = report_sub.add_parser(
+        "rotate-master-key", help="re-seal every signing key under a new master key")
+    for parser_ in (report_verify, rotate):
+        parser_.add_argument("--data-dir", type=Path,
+                             help="data directory (WORKBENCH_DATA_DIR, default ./data)")
+        parser_.set_defaults(func=_cmd_report)
+
+    retention = sub.add_parser("retention", help="storage terms: purge, report")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    purge = retention_sub.add_parser(
+        "purge", help="delete expired studies without a legal hold (keeps a minimal record, "
+                      "audits each deletion); safe to interrupt and rerun")
+    purge.add_argument("--dry-run", action="store_true", help="only list what would go")
+    purge.add_argument("--as-of", help="with --dry-run: judge expiry at this ISO time (UTC)")
+    purge.add_argument("--data-dir", type=Path,
+                       help="data directory (WORKBENCH_DATA_DIR, default ./data)")
+    purge.set_defaults(func=_cmd_retention_purge)
+    report = retention_sub.add_parser("report", help="run notebooks/retention_report.ipynb")
+    report.add_argument("--as-of", help="ISO date the report is judged at (default: now)")
+    report.add_argument("--horizon", type=int, default=30, help="days ahead (default 30)")
+    billing = sub.add_parser("billing", help="billing notebooks")
+    billing_sub = billing.add_subparsers(dest="billing_command", required=True)
+    run = billing_sub.add_parser("run", help="run notebooks/billing_report.ipynb: invoices")
+    run.add_argument("--period", help="month YYYY-MM (default: the previous month)")
+    run.add_argument("--account", type=int, help="only this account (staff)")
+    for notebook in (report, run):
+        notebook.add_argument("--url", default=os.environ.get("WORKBENCH_URL",
+                                                              "http://127.0.0.1:8042"),
+                              help="the archive's root URL")
+        notebook.add_argument("--token", help="bearer token (default: WORKBENCH_TOKEN or "
+                                              "<data dir>/admin-token)")
+        notebook.add_argument("--own", action="store_true",
+                              help="only the token's own account (account administrators)")
+        notebook.add_argument("--output", default="reports", help="output folder")
+        notebook.set_defaults(func=_cmd_notebook)
 
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=_cmd_version)

@@ -45,6 +45,12 @@ class Action(StrEnum):
     ACCOUNT_UPDATE = "account.update"  # payment method, NPI correction
     SELF = "self"                      # own profile, own tokens, log out
     STAFF = "staff"                    # operator staff: verify, activate, suspend, close
+    BILLING = "billing"                # own ledger, invoices, payments, storage terms
+    RETENTION = "retention"            # extend storage, legal holds on own studies
+    REPORT_WRITE = "report.write"      # start and edit reports, addenda, amendments; dictate
+    REPORT_SIGN = "report.sign"        # e-sign (finalise) reports; own signing keys
+    REPORT_DISTRIBUTE = "report.distribute"  # send final reports, see the delivery log
+    REPORT_TRANSCRIBE = "report.transcribe"  # dictation queue: play, type the text in
 
 
 MEMBER_ROLES = frozenset({Role.ADMINISTRATOR, Role.READING_PHYSICIAN, Role.TECHNOLOGIST,
@@ -55,27 +61,31 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.ADMINISTRATOR: frozenset({
         Action.STUDY_READ, Action.STUDY_STORE, Action.STUDY_DELETE, Action.STUDY_SHARE,
         Action.MEMBERS_MANAGE, Action.SOURCES_MANAGE, Action.TEAMS_MANAGE, Action.AUDIT_READ,
-        Action.ACCOUNT_UPDATE}),
+        Action.ACCOUNT_UPDATE, Action.BILLING, Action.RETENTION}),
     Role.READING_PHYSICIAN: frozenset({Action.STUDY_READ, Action.STUDY_STORE,
-                                       Action.STUDY_SHARE}),
+                                       Action.STUDY_SHARE, Action.REPORT_WRITE,
+                                       Action.REPORT_SIGN, Action.REPORT_DISTRIBUTE,
+                                       Action.REPORT_TRANSCRIBE}),
     Role.TECHNOLOGIST: frozenset({Action.STUDY_READ, Action.STUDY_STORE}),
-    Role.TRANSCRIPTIONIST: frozenset({Action.STUDY_READ}),
+    Role.TRANSCRIPTIONIST: frozenset({Action.STUDY_READ, Action.REPORT_TRANSCRIBE}),
     Role.REFERRING_PHYSICIAN: frozenset({Action.STUDY_READ}),
 }
 EVERYONE = frozenset({Action.ACCOUNT_READ, Action.SELF})
 SOURCE_ACTIONS = frozenset({Action.STUDY_STORE})
 """An upload key (a source's token) may only store."""
+RETRIEVING_SOURCE_ACTIONS = frozenset({Action.STUDY_STORE, Action.STUDY_READ})
+"""A source allowed to query and retrieve (``can_retrieve``), over DIMSE only."""
 
 SCOPE_ACTIONS: dict[str, frozenset[Action]] = {
     "read": frozenset({Action.STUDY_READ, Action.ACCOUNT_READ, Action.SELF}),
     "write": frozenset({Action.STUDY_READ, Action.STUDY_STORE, Action.ACCOUNT_READ,
-                        Action.SELF}),
+                        Action.SELF, Action.REPORT_WRITE, Action.REPORT_TRANSCRIBE}),
     "admin": frozenset(Action),
 }
 SCOPES = tuple(SCOPE_ACTIONS)
 READ_ONLY = frozenset({Action.STUDY_READ, Action.AUDIT_READ, Action.ACCOUNT_READ,
-                       Action.ACCOUNT_UPDATE, Action.SELF})
-"""What a suspended account may still do (reading, and fixing its payment)."""
+                       Action.ACCOUNT_UPDATE, Action.BILLING, Action.SELF})
+"""What a suspended account may still do (reading, and fixing its payment: paying)."""
 UNOPENED = frozenset({Action.ACCOUNT_READ, Action.ACCOUNT_UPDATE, Action.SELF})
 """What a pending account may do: see why it is pending and correct it."""
 
@@ -101,16 +111,21 @@ class Principal:
     sender_teams: tuple[int, ...] = ()
     via: str = "token"
     csrf_token: str | None = field(default=None, compare=False)
+    source_can_retrieve: bool = False
+    """A source's DIMSE association whose source may C-FIND/C-MOVE/C-GET (never set for
+    upload keys, which only store)."""
 
     @property
     def sees_own_account(self) -> bool:
         """Whether every study of the caller's own account is visible to it."""
-        return self.source_pk is None and bool(self.roles & MEMBER_ROLES)
+        if self.source_pk is not None:
+            return self.source_can_retrieve
+        return bool(self.roles & MEMBER_ROLES)
 
     def allowed(self) -> frozenset[Action]:
         """The actions this caller may take now."""
         if self.source_pk is not None:
-            granted = SOURCE_ACTIONS
+            granted = RETRIEVING_SOURCE_ACTIONS if self.source_can_retrieve else SOURCE_ACTIONS
         else:
             granted = EVERYONE.union(*(ROLE_ACTIONS.get(Role(r), frozenset())
                                        for r in self.roles if r in Role.__members__.values()))
@@ -143,7 +158,8 @@ def check(principal: Principal, action: Action) -> None:
         raise PermissionDeniedError(
             f"the account is {state}: only its account page is available ({action.value})")
     if principal.source_pk is not None:
-        raise PermissionDeniedError(f"an upload key may only store studies, not {action.value}")
+        raise PermissionDeniedError(f"a source (upload key or DICOM AE without the query/"
+                                    f"retrieve permission) may only store, not {action.value}")
     if not _by_roles(principal, action):
         roles = ", ".join(sorted(principal.roles)) or "none"
         raise PermissionDeniedError(f"{action.value} is not allowed for the roles {roles}")

@@ -67,7 +67,8 @@ def write_transaction(engine: Engine, *, durable: bool = False) -> Iterator[Conn
 
     Several server processes share one SQLite index; with a deferred BEGIN two of them
     could both read "no such study" and both insert it. IMMEDIATE makes the second wait
-    (busy timeout) and then read what the first committed.
+    (busy timeout) and then read what the first committed. On PostgreSQL a transaction-
+    level advisory lock (:data:`WRITE_LOCK`) gives writers the same one-at-a-time order.
 
     Parameters
     ----------
@@ -85,10 +86,19 @@ def write_transaction(engine: Engine, *, durable: bool = False) -> Iterator[Conn
             if sqlite:
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
+                if engine.dialect.name == "postgresql":
+                    # the same one-writer-at-a-time rule as SQLite's write lock: the
+                    # indexer's "find or insert" and the audit chain's "read the last hash,
+                    # append" rely on it (held until commit or rollback)
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
                 yield conn
         finally:
             if raw is not None:
                 raw.execute("PRAGMA synchronous=NORMAL")
+
+
+WRITE_LOCK = 4242_0001
+"""The advisory lock key PostgreSQL writers serialise on."""
 
 
 def alembic_config(url: str) -> Config:

@@ -32,6 +32,7 @@ from server.services.accounts import (
     sign_up,
 )
 from server.services.audit import AuditEvent
+from server.services.ledger import charge_startup, load_prices
 from workbench.errors import ConflictError
 
 router = APIRouter(tags=["Accounts"])
@@ -195,6 +196,8 @@ def set_state(account_id: IdPath, change: StateChange, services: ServicesDep, st
         raise ConflictError("staff do not change the state of their own account")
     with write_transaction(services.engine) as conn:
         change_state(conn, account_id, change.state, change.reason)
+        if change.state == "active":  # the one-time start-up fee, at activation
+            charge_startup(conn, account_id, load_prices(services.settings))
     services.audit.record(AuditEvent(
         f"account-{change.state}", staff.label, "ok", resource=f"account:{account_id}",
         actor_user_pk=staff.user_pk, actor_account_pk=staff.account_pk,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, delete, select
 
+from server.db.billing import study_retention
 from server.db.engine import write_transaction
 from server.db.media import media
 from server.db.models import instances, series, studies
 from server.services.events import STUDY_DELETED, EventBus
 from server.services.indexer import recount
 from server.storage.local import LocalBlobStore
-from workbench.errors import NotFoundError
+from workbench.errors import ConflictError, NotFoundError
 
 
 def delete_objects(engine: Engine, store: LocalBlobStore, events: EventBus, study: str,
@@ -26,8 +27,17 @@ def delete_objects(engine: Engine, store: LocalBlobStore, events: EventBus, stud
     ------
     NotFoundError
         Nothing matches.
+    ConflictError
+        The study is under a legal hold.
     """
     with write_transaction(engine, durable=True) as conn:
+        hold = conn.execute(select(study_retention.c.hold_reason).where(
+            study_retention.c.study_uid == study, study_retention.c.legal_hold.is_(True))
+        ).first()
+        if hold is not None:
+            why = hold.hold_reason or "no reason given"
+            raise ConflictError(f"study {study} is under a legal hold ({why}): release the "
+                                "hold before deleting")
         stmt = (
             select(instances.c.pk, instances.c.blob, instances.c.series_pk, instances.c.study_pk,
                    instances.c.size)

@@ -21,6 +21,12 @@ INSTANCE_STORED = "instance stored"
 STUDY_DELETED = "study deleted"
 MEDIA_STORED = "media stored"
 """A non-DICOM file was added to a study or folder: payload account, study, media, type."""
+REPORT_CREATED = "report created"
+"""A study gained a report (``server/services/reports.py``): payload account (the study's),
+study, report, user. Billing charges the Advanced Toolset fee on it (once per study)."""
+DICTATION_STORED = "dictation stored"
+"""Dictation audio was stored with a study: payload account, study, dictation, user. Counts
+for the Advanced Toolset fee like a report."""
 
 Handler = Callable[[dict[str, Any]], None]
 

@@ -232,7 +232,8 @@ class IndexWriter:
             recount(conn, {row.series_pk, series_pk}, {row.study_pk, study_pk})
             old_blob = row.blob
         batch.seen[p.sop_uid] = item.sha256
-        return Outcome(p.sop_uid, p.sop_class_uid, p.study_uid, p.series_uid), old_blob
+        return Outcome(p.sop_uid, p.sop_class_uid, p.study_uid, p.series_uid,
+                       modality=str(item.series_row.get("modality") or "")), old_blob
 
     @staticmethod
     def _refused(p: ParsedInstance, reason: str) -> Outcome:

@@ -433,7 +433,8 @@ class Ingestor:
             if outcome.ok and not outcome.warning:
                 self.events.emit(INSTANCE_STORED, {
                     "study": outcome.study_uid, "series": outcome.series_uid,
-                    "instance": outcome.sop_uid})
+                    "instance": outcome.sop_uid, "sop_class": outcome.sop_class_uid,
+                    "modality": outcome.modality})
         return results
 
     def abandon(self, pending: Sequence[Pending]) -> None:

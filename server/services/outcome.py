@@ -28,6 +28,7 @@ class Outcome:
     failure: int | None = None
     reason: str = ""
     warning: str = ""
+    modality: str = ""
 
     @property
     def ok(self) -> bool:

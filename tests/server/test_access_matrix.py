@@ -28,14 +28,16 @@ MEMBER = {"study.read", "account.read", "self"}
 EXPECTED: dict[str, set[str]] = {
     "administrator": MEMBER | {"study.store", "study.delete", "study.share", "members.manage",
                                "sources.manage", "teams.manage", "audit.read",
-                               "account.update"},
-    "reading_physician": MEMBER | {"study.store", "study.share"},
+                               "account.update", "billing", "retention"},
+    "reading_physician": MEMBER | {"study.store", "study.share", "report.write", "report.sign",
+                                   "report.distribute", "report.transcribe"},
     "technologist": MEMBER | {"study.store"},
-    "transcriptionist": set(MEMBER),
+    "transcriptionist": MEMBER | {"report.transcribe"},
     "referring_physician": set(MEMBER),
     "upload-key": {"study.store"},
 }
-EXPECTED["staff"] = EXPECTED["administrator"] | {"staff"}
+EXPECTED["staff"] = EXPECTED["administrator"] | EXPECTED["reading_physician"] | {"staff"}
+"""The installation's bootstrap administrator: administrator, reading physician and staff."""
 
 S = "/dicom-web/studies/{study}"
 N = S + "/series/{series}/instances/{sop}"
@@ -66,6 +68,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", N + "/thumbnail"): "study.read@study",
     ("GET", "/api/patients"): "study.read",
     ("GET", "/api/patients/{patient_id}"): "study.read@patient",
+    ("GET", "/"): "public",  # the reading app's page: it asks for a log-in itself
     ("POST", "/api/auth/login"): "public",
     ("POST", "/api/auth/logout"): "self",
     ("POST", "/api/auth/password"): "public",
@@ -107,7 +110,58 @@ RULES: dict[tuple[str, str], str] = {
     ("DELETE", "/api/me/hanging-protocols/{name}"): "self",
     ("GET", "/api/audit"): "audit.read",
     ("GET", "/api/audit/verify"): "staff",
+    ("GET", "/api/billing/prices"): "account.read",
+    ("GET", "/api/billing/ledger"): "billing",
+    ("GET", "/api/billing/invoices/{period}"): "billing",
+    ("POST", "/api/billing/payments"): "billing",
+    ("GET", "/api/staff/billing/ledger"): "staff",
+    ("GET", "/api/staff/billing/invoices/{period}"): "staff",
+    ("POST", "/api/staff/billing/accounts/{account_id}/credits"): "staff",
+    ("POST", "/api/staff/billing/close/{period}"): "staff",
+    ("GET", "/api/retention/studies"): "billing",
+    ("POST", "/api/retention/studies/{study}/extend"): "retention@study",
+    ("PUT", "/api/retention/studies/{study}/hold"): "retention@study",
+    ("DELETE", "/api/retention/studies/{study}/hold"): "retention@study",
+    ("GET", "/api/staff/retention/studies"): "staff",
+    ("PUT", "/api/staff/retention/studies/{study}/hold"): "staff",
+    ("DELETE", "/api/staff/retention/studies/{study}/hold"): "staff",
+    ("POST", "/api/staff/retention/purge"): "staff",
+    ("GET", "/api/report-templates"): "study.read",
+    ("GET", "/api/report-templates/{template_id}"): "study.read",
+    ("GET", "/api/me/report-preferences"): "report.write",
+    ("PUT", "/api/me/report-preferences"): "report.write",
+    ("GET", "/api/me/signing-keys"): "report.sign",
+    ("POST", "/api/me/signing-keys"): "report.sign",
+    ("GET", "/api/studies/{study}/reports"): "study.read@study",
+    ("POST", "/api/studies/{study}/reports"): "report.write@study",
+    ("GET", "/api/studies/{study}/report-sources"): "report.write@study",
+    ("POST", "/api/studies/{study}/dictations"): "report.write@study",
+    ("GET", "/api/reports/{report_id}"): "study.read",
+    ("PUT", "/api/reports/{report_id}"): "report.write",
+    ("POST", "/api/reports/{report_id}/preliminary"): "report.write",
+    ("POST", "/api/reports/{report_id}/sign"): "report.sign",
+    ("POST", "/api/reports/{report_id}/addenda"): "report.write",
+    ("POST", "/api/reports/{report_id}/amendments"): "report.write",
+    ("GET", "/api/reports/{report_id}/verify"): "study.read",
+    ("GET", "/api/reports/{report_id}/pdf"): "study.read",
+    ("GET", "/api/reports/{report_id}/fhir"): "study.read",
+    ("POST", "/api/reports/{report_id}/distribute"): "report.distribute",
+    ("GET", "/api/reports/{report_id}/deliveries"): "report.distribute",
+    ("GET", "/api/report-deliveries"): "report.distribute",
+    ("POST", "/api/report-deliveries/{delivery_id}/retry"): "report.distribute",
+    ("GET", "/api/report-links/{token}"): "self",
+    ("GET", "/api/dictations"): "report.transcribe",
+    ("GET", "/api/dictations/{dictation_id}/audio"): "report.transcribe",
+    ("POST", "/api/dictations/{dictation_id}/claim"): "report.transcribe",
+    ("POST", "/api/dictations/{dictation_id}/transcript"): "report.transcribe",
+    ("POST", "/api/dictations/{dictation_id}/recognize"): "report.transcribe",
 }
+RAW_BODIES: dict[tuple[str, str], tuple[bytes, str]] = {
+    ("POST", "/api/studies/{study}/dictations"): (
+        b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00"
+        b"\x80\x3e\x00\x00\x02\x00\x10\x00data\x00\x00\x00\x00", "audio/wav"),
+}
+"""Routes whose body is not JSON: the bytes and Content-Type a call sends."""
 
 
 @dataclass
@@ -191,7 +245,10 @@ def _url(path: str, ref: StudyRef) -> str:
             .replace("{source_id}", "999999").replace("{team_id}", "999999")
             .replace("{user_id}", "999999").replace("{share_id}", "999999")
             .replace("{account_id}", "999999").replace("{media_id}", "999999")
-            .replace("{name}", "nothing-called-so"))
+            .replace("{name}", "nothing-called-so").replace("{period}", "2026-01")
+            .replace("{template_id}", "no-such-template").replace("{report_id}", "0" * 32)
+            .replace("{delivery_id}", "999999").replace("{dictation_id}", "999999")
+            .replace("{token}", "no-such-token"))
 
 
 def _call(world: World, method: str, path: str, ref: StudyRef, headers: dict[str, str]
@@ -207,6 +264,10 @@ def _call(world: World, method: str, path: str, ref: StudyRef, headers: dict[str
         return httpx.post(url, headers={**headers, **content_type}, content=body, timeout=30)
     if method == "GET":
         return httpx.get(url, headers=headers, params=params, timeout=30)
+    if (method, path) in RAW_BODIES:
+        raw, media_type = RAW_BODIES[method, path]
+        return httpx.request(method, url, headers={**headers, "Content-Type": media_type},
+                             content=raw, timeout=30)
     return httpx.request(method, url, headers=headers, json={}, timeout=30)
 
 
@@ -269,11 +330,11 @@ def _judge(principal: str, rule: str, context: str, r: httpx.Response, world: Wo
     if not scope:
         if status in (401, 403):
             return "should be allowed"
-        if permission == "study.read" and world.other.study in r.text:
+        if permission in ("study.read", "billing") and world.other.study in r.text:
             return "another account's study is listed"
         return None
-    if action == "study.delete" and context == "shared":
-        return None if status == 403 else "a recipient must not delete a shared study"
+    if action in ("study.delete", "retention") and context == "shared":
+        return None if status == 403 else "a recipient must not delete or keep a shared study"
     # recipients see only what is shared with them, not their own account's other studies
     if context == "other" or (context == "own" and principal == "referring_physician"):
         if action == "study.search":

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.conftest import RunningArchive, free_port, start_archive, stop_archive
+from tests.conftest import RunningArchive, free_port, requires_sqlite, start_archive, stop_archive
 from tests.server.people import (
     PASSWORD,
     VALID_NPIS,
@@ -109,6 +109,7 @@ def test_sign_up_confirm_by_email_and_activate(mailing_archive: RunningArchive,
     client.close()
 
 
+@requires_sqlite
 def test_card_number_never_reaches_the_server(mailing_archive: RunningArchive) -> None:
     r = sign_up(mailing_archive, "cards@clinic-two.example",
                 payment=card_token("5555 5555 5555 4444", 3, 2032))

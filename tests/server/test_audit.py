@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from tests.conftest import ROOT, RunningArchive
+from tests.conftest import ROOT, RunningArchive, requires_sqlite
 from tests.server.people import active_practice, add_member, stow
 from tests.synth import make_patient, make_study
 
@@ -89,6 +89,7 @@ def _cli(site: RunningArchive) -> subprocess.CompletedProcess[str]:
                           cwd=ROOT, timeout=60)
 
 
+@requires_sqlite
 def test_tampering_is_detected(fresh_archive: RunningArchive) -> None:
     site = fresh_archive
     for _ in range(5):

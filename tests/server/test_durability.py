@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from tests.conftest import RunningArchive, start_archive, stop_archive
+from tests.conftest import RunningArchive, requires_sqlite, start_archive, stop_archive
 from tests.synth import make_ct, to_bytes
 
 
@@ -70,6 +70,7 @@ def test_acknowledged_instances_survive_kill(tmp_path: Path) -> None:
         stop_archive(second)
 
 
+@requires_sqlite
 def test_rows_lost_by_a_power_cut_come_back_from_their_blobs(tmp_path: Path) -> None:
     """The index commits without syncing its WAL; a power cut may roll a commit back.
 

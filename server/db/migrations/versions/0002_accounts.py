@@ -355,6 +355,12 @@ def upgrade() -> None:
             batch_op.f("fk_studies_account_pk_accounts"), "accounts", ["account_pk"], ["pk"]
         )
 
+    if conn.dialect.name == "postgresql":
+        # rows inserted with explicit keys above: move the sequences past them
+        for table in ("accounts", "users"):
+            conn.execute(sa.text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'pk'), "
+                f"GREATEST((SELECT MAX(pk) FROM {table}), 1))"))
     # ### end Alembic commands ###
 
 

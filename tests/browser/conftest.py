@@ -1,0 +1,138 @@
+"""Browser tests: the archive with the reading app, a practice with studies, and Chromium.
+
+One archive and one logged-in page serve the whole module (starting Chromium and the
+archive dominates the cost). Screenshots go to ``$WORKBENCH_ARTIFACTS`` (default: a
+temporary folder, printed in the test report).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_TOKEN, ROOT, RunningArchive, free_port, stop_archive
+from tests.server.people import PASSWORD, Person, active_practice, stow
+from tests.synth import make_ct, make_ecg, make_patient, make_us, make_xa
+from tests.workbench.viewer.documents import make_pdf
+
+CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM") or shutil.which("chromium") or ""
+XSS_NAME = "<script>alert(1)</script>"
+
+
+@dataclass
+class ReadingData:
+    """What the tests stored: the reader and the UIDs to look for."""
+
+    archive: RunningArchive
+    reader: Person
+    study: str
+    ct_series: str
+    us_series: str
+    ecg_series: str
+    pdf_series: str
+    xss_study: str
+    ct_slices: int
+    us_frames: int
+
+
+def _start(data_dir: Path) -> RunningArchive:
+    port = free_port()
+    env = dict(os.environ, WORKBENCH_DATA_DIR=str(data_dir), WORKBENCH_ADMIN_TOKEN=ADMIN_TOKEN)
+    log = open(data_dir.parent / "reading-server.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "tests.browser.app_factory:create",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"archive exited with {process.returncode}; see {log.name}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return RunningArchive(url, ADMIN_TOKEN, data_dir, process)
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("archive did not start within 90 s")
+
+
+@pytest.fixture(scope="session")
+def reading(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReadingData]:
+    """The archive with the reading app, a reader, and one study of every kind."""
+    archive = _start(tmp_path_factory.mktemp("reading") / "data")
+    try:
+        reader = active_practice(archive, "reader@clinic.example")
+        patient = make_patient(7)
+        study: dict[str, Any] = {"study_uid": "2.25.4000001", "study_date": "20260310",
+                                 "accession": "ACC-VIEW", "patient": patient,
+                                 "study_description": "CHEST CT AND ECHO"}
+        ct = make_ct(n=24, rows=128, columns=128, seed=4, series_number=1, **study)
+        us = make_us(n_frames=30, rows=96, columns=128, seed=4, series_number=2, **study)
+        xa = make_xa(n_frames=8, seed=4, series_number=3, **study)
+        ecg = make_ecg(seed=4, seconds=10.0, series_number=4, **study)
+        pdf = make_pdf(ct[0], series_number=5)
+        xss = make_ct(n=2, seed=5, patient=make_patient(8), study_uid="2.25.4000002",
+                      accession="ACC-XSS")
+        for ds in xss:
+            ds.PatientName = XSS_NAME
+        for batch in (ct, [us, xa, ecg, pdf], xss):
+            r = stow(archive, reader.headers, batch)
+            assert r.status_code == 200, r.text
+        yield ReadingData(archive, reader, study["study_uid"], str(ct[0].SeriesInstanceUID),
+                          str(us.SeriesInstanceUID), str(ecg.SeriesInstanceUID),
+                          str(pdf.SeriesInstanceUID), "2.25.4000002", len(ct),
+                          int(us.NumberOfFrames))
+    finally:
+        stop_archive(archive)
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go."""
+    folder = os.environ.get("WORKBENCH_ARTIFACTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright (WebGL2 through SwiftShader)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not CHROMIUM:
+        pytest.skip("no chromium executable (apt-get install chromium, or WORKBENCH_CHROMIUM)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def page(chromium: Any, reading: ReadingData) -> Iterator[Any]:
+    """One page, logged in through the app's own log-in form."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
+    page.goto(reading.archive.url + "/")
+    page.locator(".wb-login input[name=email]").fill(reading.reader.email)
+    page.locator(".wb-login input[name=password]").fill(PASSWORD)
+    page.locator(".wb-login button").click()
+    page.locator(".wb-account").wait_for(timeout=30_000)
+    page.errors = errors
+    yield page
+    context.close()

@@ -1,0 +1,109 @@
+# mypy: disable-error-code="no-untyped-call"
+# (Panel and param constructors are untyped: the one relaxation of mypy strict here.)
+"""The reading app served by ``workbench serve`` at ``/``: :func:`mount` adds it.
+
+The archive loads :func:`mount` from the ``workbench.apps`` entry-point group and calls
+it with its FastAPI application; nothing in the server imports this package. The page
+is a Panel application (``panel.io.fastapi``). Its Python side reaches the archive
+over HTTP only, as the reader: with the reader's session cookie, forwarded to the
+address the page's own request arrived at (the server's socket, never a host named
+by the client). The browser fetches pixels and documents itself, on the same origin.
+
+Set ``WORKBENCH_VIEWER_ARCHIVE_URL`` when the archive is not reachable at that address
+(e.g. behind TLS terminated in the process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from contextvars import ContextVar
+from typing import Any
+
+import httpx
+import panel as pn
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from workbench.dicomweb.client import HttpArchiveClient
+from workbench.viewer.components import SessionView
+from workbench.viewer.reading import ReadingApp
+
+__all__ = ["SESSION_COOKIE", "local_origin", "mount", "page"]
+
+SESSION_COOKIE = "wb_session"
+"""The archive's browser session cookie (HttpOnly), forwarded by the page's Python side."""
+_ORIGIN: ContextVar[str | None] = ContextVar("workbench_viewer_origin", default=None)
+
+
+class _OriginMiddleware:
+    """Remember, per request, the address the server itself was reached at."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        if scope["type"] in ("http", "websocket") and server and server[1]:
+            host = f"[{server[0]}]" if ":" in str(server[0]) else str(server[0])
+            scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+            _ORIGIN.set(f"{scheme}://{host}:{server[1]}")
+        await self.app(scope, receive, send)
+
+
+def local_origin() -> str | None:
+    """The archive's origin for the page's Python side (see the module docstring)."""
+    return os.environ.get("WORKBENCH_VIEWER_ARCHIVE_URL") or _ORIGIN.get()
+
+
+def _me(http: httpx.Client) -> dict[str, Any] | None:
+    """Who the session belongs to, or None when it is not (or no longer) valid."""
+    response = http.get("/api/me")
+    if response.status_code != 200:
+        return None
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def page() -> pn.viewable.Viewable:
+    """Build one reader's page (a new Panel session)."""
+    root = pn.Column(sizing_mode="stretch_both", css_classes=["wb-app"])
+    cookie = (pn.state.cookies or {}).get(SESSION_COOKIE)
+    origin = local_origin()
+    if not cookie or not origin:
+        root.append(SessionView(mode="login"))
+        return root
+    http = httpx.Client(base_url=origin, cookies={SESSION_COOKIE: cookie}, timeout=120)
+    client = HttpArchiveClient(origin + "/dicom-web", client=http)
+    app = ReadingApp(client, archive_root=origin + "/dicom-web")
+    root.append(pn.pane.Str("Loading..."))
+
+    async def start() -> None:
+        me = await asyncio.to_thread(_me, http)
+        if me is None:
+            root.objects = [SessionView(mode="login",
+                                        message="Your session has ended: log in again.")]
+            return
+        app.user = str(me.get("email", ""))
+        header = pn.Row(pn.pane.Str("workbench", styles={"font-weight": "600"}),
+                        pn.Spacer(), SessionView(mode="account", email=app.user),
+                        sizing_mode="stretch_width")
+        root.objects = [header, app]
+        study = (pn.state.session_args.get("study") or [b""])[0].decode()
+        await app._guarded(app.open_study, study) if study else await app._guarded(app.search)
+
+    pn.state.onload(start)
+    pn.state.on_session_destroyed(lambda _: http.close())
+    return root
+
+
+def mount(app: FastAPI) -> None:
+    """Serve the reading app at ``/`` of the archive's FastAPI application.
+
+    Also serves BokehJS and Panel's static files under ``/static`` and the page's
+    WebSocket at ``/ws``.
+    """
+    from panel.io.fastapi import add_applications
+
+    app.add_middleware(_OriginMiddleware)
+    add_applications({"/": page}, app=app, title="workbench: reading")

@@ -1,0 +1,237 @@
+# mypy: disable-error-code="no-untyped-call"
+# (Panel and param constructors are untyped: the one relaxation of mypy strict here.)
+"""The reading workspace: worklist, study browser and a grid of up to four viewports.
+
+:class:`ReadingApp` holds the state (which page, which study, which series in which
+viewport) and talks to the archive through an
+:class:`~workbench.dicomweb.client_base.ArchiveClient`. Its archive calls block, so the
+``async`` methods run them on a worker thread and change parameters afterwards on the
+caller's event loop; tests run them with ``asyncio.run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import Any
+
+import panel as pn
+import param
+
+from workbench.dicomweb.client_base import ArchiveClient
+from workbench.errors import WorkbenchError
+from workbench.viewer.series import SeriesDisplay, SeriesKind, describe_series
+from workbench.viewer.viewers import viewer_class
+from workbench.viewer.waveforms import DocumentViewer, EcgViewer, load_waveform
+from workbench.viewer.worklist import StudyBrowser, Worklist
+
+__all__ = ["LAYOUTS", "ReadingApp", "make_viewer"]
+
+LAYOUTS = {"1x1": (1, 1), "1x2": (1, 2), "2x2": (2, 2)}
+"""Viewport grids: (rows, columns)."""
+
+
+def make_viewer(series: SeriesDisplay, *, waveform: Any = None, dicomweb_root: str = "/dicom-web",
+                archive_root: str = "", headers: dict[str, str] | None = None
+                ) -> param.Parameterized:
+    """Return the viewer for a series: slice, cine, ECG or document viewer.
+
+    Parameters
+    ----------
+    series
+        What :func:`~workbench.viewer.series.describe_series` returned.
+    waveform
+        The leads of a waveform series (:func:`~workbench.viewer.waveforms.load_waveform`).
+    dicomweb_root, archive_root, headers
+        How the browser reaches the archive (see the viewers).
+    """
+    headers = dict(headers or {})
+    if series.kind in (SeriesKind.IMAGE, SeriesKind.CINE):
+        return viewer_class(series.kind)(series=series, dicomweb_root=dicomweb_root,
+                                         headers=headers)
+    if series.kind is SeriesKind.WAVEFORM:
+        return EcgViewer(series=series, waveform=waveform)
+    if series.kind in (SeriesKind.PDF, SeriesKind.DOCUMENT):
+        return DocumentViewer(series=series, dicomweb_root=dicomweb_root,
+                              archive_root=archive_root, headers=headers)
+    return Unsupported(series=series)
+
+
+class Unsupported(param.Parameterized):
+    """Stands in for a series no viewer shows (structured reports, presentation states)."""
+
+    series = param.ClassSelector(class_=SeriesDisplay, doc="The series.")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        series = self.series
+        assert series is not None
+        return pn.pane.Str(f"Series {series.number or ''} ({series.modality or 'no modality'}, "
+                           f"{series.description}) has no viewer yet.")
+
+
+class ReadingApp(param.Parameterized):
+    """Worklist -> study -> series in viewports, over one archive connection."""
+
+    page: param.Selector[str] = param.Selector(
+        default="worklist", objects=["worklist", "study"], doc="""
+        The page shown: the worklist, or the open study.""")
+    layout: param.Selector[str] = param.Selector(
+        default="1x1", objects=list(LAYOUTS), doc="Viewport grid.")
+    active = param.Integer(default=0, bounds=(0, 3), doc="""
+        Viewport (zero-based, row by row) the next chosen series goes to.""")
+    user = param.String(default="", doc="The reader's e-mail address.")
+    message = param.String(default="", doc="The last error, as text for the reader.")
+
+    def __init__(self, client: ArchiveClient, *, dicomweb_root: str = "/dicom-web",
+                 archive_root: str = "", headers: dict[str, str] | None = None,
+                 **params: Any) -> None:
+        super().__init__(**params)
+        self.client = client
+        self.dicomweb_root, self.archive_root = dicomweb_root, archive_root
+        self.headers = dict(headers or {})
+        self.worklist = Worklist(dicomweb_root=dicomweb_root)
+        self.browser = StudyBrowser(dicomweb_root=dicomweb_root)
+        self.viewers: list[param.Parameterized | None] = [None] * 4
+        self._panels: dict[int, pn.viewable.Viewable] = {}
+        self.grid = pn.GridBox(ncols=1, sizing_mode="stretch_both", min_height=480)
+        self.param.watch(self._layout_changed, ["layout"])
+        self.worklist.param.watch(self._study_chosen, "study")
+        self.browser.param.watch(self._series_chosen, "series")
+        self._arrange()
+
+    # -- actions (async: archive calls run on a thread) ---------------------------------
+    @staticmethod
+    async def _call(function: Any, *args: Any) -> Any:
+        return await asyncio.to_thread(function, *args)
+
+    async def _guarded(self, action: Any, *args: Any) -> None:
+        """Run an action; an archive or data error becomes ``message`` for the reader."""
+        self.message = ""
+        try:
+            await action(*args)
+        except (WorkbenchError, ValueError) as exc:
+            self.message = str(exc)
+
+    async def search(self) -> None:
+        """Run the worklist's search."""
+        self.worklist.message = "Searching..."
+        try:
+            rows = await self._call(self.worklist.fetch, self.client)
+        except WorkbenchError as exc:
+            self.worklist.message = f"Search failed: {exc}"
+            raise
+        self.worklist.show(rows)
+
+    async def open_study(self, study: str) -> None:
+        """Open a study: list its series and show the first displayable one."""
+        rows = await self._call(self.browser.fetch, self.client, study)
+        self.viewers = [None] * 4
+        self._panels.clear()
+        self.active = 0
+        self.browser.show(study, rows)
+        self.page = "study"
+        if rows:
+            await self.open_series(rows[0]["id"])
+
+    async def open_series(self, series: str, viewport: int | None = None) -> param.Parameterized:
+        """Show a series of the open study in `viewport` (default: the active one)."""
+        study = self.browser.study
+        metadata = await self._call(self.client.retrieve_series_metadata, study, series)
+        display = describe_series(metadata)
+        waveform = None
+        if display.kind is SeriesKind.WAVEFORM:
+            waveform = await self._call(load_waveform, self.client, display)
+        viewer = make_viewer(display, waveform=waveform, dicomweb_root=self.dicomweb_root,
+                             archive_root=self.archive_root, headers=self.headers)
+        slot = self.active if viewport is None else viewport
+        self.viewers[slot] = viewer
+        self._panels.pop(slot, None)
+        rows, columns = LAYOUTS[self.layout]
+        self.active = (slot + 1) % (rows * columns)
+        self._arrange()
+        return viewer
+
+    def back(self) -> None:
+        """Return to the worklist."""
+        self.page = "worklist"
+
+    # -- wiring -------------------------------------------------------------------------
+    def _study_chosen(self, event: param.parameterized.Event) -> None:
+        if event.new:
+            pn.state.execute(partial(self._guarded, self.open_study, event.new))
+
+    def _series_chosen(self, event: param.parameterized.Event) -> None:
+        if event.new:
+            pn.state.execute(partial(self._guarded, self.open_series, event.new))
+
+    def _layout_changed(self, _: param.parameterized.Event) -> None:
+        rows, columns = LAYOUTS[self.layout]
+        empty = [k for k in range(rows * columns) if self.viewers[k] is None]
+        self._arrange()
+        self.active = empty[0] if empty else 0
+
+    def _arrange(self) -> None:
+        rows, columns = LAYOUTS[self.layout]
+        slots: list[pn.viewable.Viewable] = []
+        for k in range(rows * columns):
+            viewer = self.viewers[k]
+            if viewer is None:
+                slots.append(pn.pane.Str(f"Viewport {k + 1}: choose a series.",
+                                         sizing_mode="stretch_both"))
+                continue
+            if k not in self._panels:
+                self._panels[k] = pn.panel(viewer)  # type: ignore[assignment]
+            slots.append(self._panels[k])
+        self.grid.ncols = columns
+        self.grid.objects = slots
+        self.param.active.bounds = (0, rows * columns - 1)
+        self.active = min(self.active, rows * columns - 1)
+
+    # -- layout -------------------------------------------------------------------------
+    def _search_clicked(self, _: Any) -> None:
+        pn.state.execute(partial(self._guarded, self.search))
+
+    def worklist_page(self) -> pn.viewable.Viewable:
+        """The search form and the study list."""
+        search = pn.widgets.Button(label="Search", color="primary", width=90,
+                                   css_classes=["wb-search"])
+        search.on_click(self._search_clicked)
+        clear = pn.widgets.Button(label="Clear", width=70)
+        clear.on_click(lambda _: self.worklist.clear())
+        return pn.Column(self.worklist.form(),
+                         pn.Row(search, clear, pn.pane.Str(self.worklist.param.message)),
+                         self.worklist.table, sizing_mode="stretch_width")
+
+    def _viewport_picker(self) -> pn.viewable.Viewable:
+        """Buttons 1-4 choosing the viewport the next series goes to."""
+        picker = pn.widgets.RadioButtonGroup(label="Next series goes to viewport",
+                                             color="light")
+
+        def refresh(*_: Any) -> None:
+            rows, columns = LAYOUTS[self.layout]
+            picker.options = {str(k + 1): k for k in range(rows * columns)}
+            picker.value = self.active
+
+        refresh()
+        self.param.watch(refresh, ["layout", "active"])
+        picker.param.watch(lambda e: setattr(self, "active", e.new), "value")
+        return pn.Row(pn.pane.Str("Next series to viewport"), picker)
+
+    def study_page(self) -> pn.viewable.Viewable:
+        """Series cards on the left, the viewport grid on the right."""
+        back = pn.widgets.Button(label="\u2190 Worklist", width=100)
+        back.on_click(lambda _: self.back())
+        toolbar = pn.Row(
+            back,
+            pn.widgets.RadioButtonGroup.from_param(self.param.layout, label="Layout",
+                                                   color="light"),
+            self._viewport_picker(),
+            pn.pane.Str(self.param.message, styles={"color": "#b91c1c"}))
+        return pn.Row(self.browser, pn.Column(toolbar, self.grid, sizing_mode="stretch_both"),
+                      sizing_mode="stretch_both")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        pages = {"worklist": self.worklist_page(), "study": self.study_page()}
+        main = pn.Column(pages[self.page], sizing_mode="stretch_both")
+        self.param.watch(lambda e: setattr(main, "objects", [pages[e.new]]), "page")
+        return main
