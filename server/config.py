@@ -106,6 +106,29 @@ class Settings(BaseSettings):
         default=None, validation_alias="JUPYTERHUB_API_TOKEN",
         description="The archive's own Hub service token.",
     )
+    hub_service_prefix: str | None = Field(
+        default=None, validation_alias="JUPYTERHUB_SERVICE_PREFIX",
+        description="Path the Hub's proxy serves the archive at (`/services/archive/`); "
+        "stripped from requests that carry it (server/auth/hub.py).",
+    )
+    hub_client_id: str | None = Field(
+        default=None, validation_alias="JUPYTERHUB_CLIENT_ID",
+        description="The archive's OAuth client id at the Hub: browsers then log in with "
+        "their Hub identity (`/oauth_callback`).",
+    )
+    hub_oauth_callback_url: str | None = Field(
+        default=None, validation_alias="JUPYTERHUB_OAUTH_CALLBACK_URL",
+        description="The OAuth redirect URI registered at the Hub.",
+    )
+    hub_base_url: str = Field(
+        default="/", validation_alias="JUPYTERHUB_BASE_URL",
+        description="The Hub's base path (its OAuth pages are under `<base>hub/api/oauth2/`).",
+    )
+    hub_host: str = Field(
+        default="", validation_alias="JUPYTERHUB_HOST",
+        description="The Hub's public origin when it differs from the archive's (usually "
+        "empty: same origin).",
+    )
     # -- Reports (server/routes/reports.py, docs/reports.md) ---------------------------
     report_keyring: Path | None = Field(
         default=None, description="Master key ring sealing the physicians' signing keys "

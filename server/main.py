@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 import workbench
 from server import errors
 from server.auditing import AuditMiddleware
-from server.auth.hub import HubIdentities
+from server.auth.hub import HubIdentities, HubServiceMiddleware
 from server.auth.limits import LoginLimiter
 from server.auth.tokens import CredentialCache, ensure_admin
 from server.config import Settings
@@ -27,6 +27,7 @@ from server.routes import (
     auth,
     billing,
     delete,
+    hub,
     media,
     members,
     pages,
@@ -177,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    billing.router, retention.router, preferences.router, reports.router):
         app.include_router(router, prefix="/api")
     app.include_router(pages.router)
+    app.include_router(hub.router)
     app.add_middleware(AuditMiddleware)
     mount_apps(app)
 
@@ -189,6 +191,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    if settings.hub_service_prefix:  # outermost: the routes see paths without the prefix
+        app.add_middleware(HubServiceMiddleware, prefix=settings.hub_service_prefix,
+                           oauth=bool(settings.hub_client_id and settings.hub_api_token))
     return app
 
 

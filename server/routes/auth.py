@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from server.auth.limits import LOCKOUT_AFTER, LOCKOUT_S
 from server.auth.passwords import hash_password, password_problem, verify_password
@@ -78,11 +78,13 @@ class TokenInfo(BaseModel):
     token: str | None = None
 
 
-def _remote(request: Request) -> str:
+def remote_address(request: Request) -> str:
+    """The client's address, for rate limits and the audit trail."""
     return request.client.host if request.client else ""
 
 
-def _denied(status: int, detail: str, retry_after: int | None = None) -> JSONResponse:
+def denied(status: int, detail: str, retry_after: int | None = None) -> JSONResponse:
+    """A refusal with its reason (and when to retry)."""
     headers = {"Retry-After": str(retry_after)} if retry_after else None
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
@@ -90,7 +92,7 @@ def _denied(status: int, detail: str, retry_after: int | None = None) -> JSONRes
 @router.post("/auth/login", summary="Log in (sets the session cookies)", response_model=Me)
 def login(form: Login, request: Request, services: ServicesDep) -> Response:
     """Check e-mail and password; on success start a browser session."""
-    remote = _remote(request)
+    remote = remote_address(request)
     wait = services.limiter.retry_after(remote)
     email = form.email.strip().lower()
     audit = services.audit
@@ -102,7 +104,7 @@ def login(form: Login, request: Request, services: ServicesDep) -> Response:
 
     if wait:
         event("rate-limited")
-        return _denied(429, "too many login attempts from this address: try again later",
+        return denied(429, "too many login attempts from this address: try again later",
                        wait)
     now = now_utc()
     with write_transaction(services.engine) as conn:
@@ -110,7 +112,7 @@ def login(form: Login, request: Request, services: ServicesDep) -> Response:
         if user is not None and user.locked_until is not None and user.locked_until > now:
             event("locked", user)
             seconds = int((user.locked_until - now).total_seconds()) + 1
-            return _denied(429, f"too many failed logins: this user is locked until "
+            return denied(429, f"too many failed logins: this user is locked until "
                                 f"{user.locked_until:%H:%M} UTC", seconds)
         ok = verify_password(user.password_hash if user is not None else "", form.password)
         if user is None or not ok or not user.active:
@@ -121,13 +123,10 @@ def login(form: Login, request: Request, services: ServicesDep) -> Response:
                 conn.execute(update(users).where(users.c.pk == user.pk).values(
                     failed_logins=0 if locked else failures, locked_until=locked))
             event("failed", user)
-            return _denied(401, "wrong e-mail address or password")
+            return denied(401, "wrong e-mail address or password")
         conn.execute(update(users).where(users.c.pk == user.pk)
                      .values(failed_logins=0, locked_until=None))
-        secret, csrf = new_secret(), secrets.token_urlsafe(24)
-        conn.execute(insert(sessions).values(
-            user_pk=user.pk, token_sha256=hash_token(secret), csrf_token=csrf,
-            created_at=now, expires_at=now + timedelta(hours=SESSION_HOURS)))
+        secret, csrf = open_session(conn, user.pk)
     event("ok", user)
     principal = services.credentials.session(secret)
     assert principal is not None
@@ -136,12 +135,29 @@ def login(form: Login, request: Request, services: ServicesDep) -> Response:
               roles=sorted(principal.roles), is_staff=principal.is_staff, via="session",
               csrf_token=csrf)
     response = JSONResponse(body.model_dump())
-    secure = request.url.scheme == "https"
-    response.set_cookie(SESSION_COOKIE, secret, max_age=SESSION_HOURS * 3600, httponly=True,
-                        samesite="strict", secure=secure, path="/")
-    response.set_cookie(CSRF_COOKIE, csrf, max_age=SESSION_HOURS * 3600, httponly=False,
-                        samesite="strict", secure=secure, path="/")
+    set_session_cookies(response, request, secret, csrf)
     return response
+
+
+def open_session(conn: Connection, user_pk: int) -> tuple[str, str]:
+    """Start a browser session for a user: its secret and CSRF token."""
+    secret, csrf, now = new_secret(), secrets.token_urlsafe(24), now_utc()
+    conn.execute(insert(sessions).values(
+        user_pk=user_pk, token_sha256=hash_token(secret), csrf_token=csrf,
+        created_at=now, expires_at=now + timedelta(hours=SESSION_HOURS)))
+    return secret, csrf
+
+
+def set_session_cookies(response: Response, request: Request, secret: str, csrf: str) -> None:
+    """Set the session cookies, for the path the archive is served at (``/`` or the Hub
+    service prefix, so that other Hub paths never receive them)."""
+    secure, path = request.url.scheme == "https", request.scope.get("root_path", "") + "/"
+    response.set_cookie(SESSION_COOKIE, secret, max_age=SESSION_HOURS * 3600, httponly=True,
+                        samesite="strict", secure=secure, path=path)
+    response.set_cookie(CSRF_COOKIE, csrf, max_age=SESSION_HOURS * 3600, httponly=False,
+                        samesite="strict", secure=secure, path=path)
+
+
 
 
 @router.post("/auth/logout", summary="Log out (ends the browser session)")
@@ -229,4 +245,3 @@ def revoke_token(token_id: IdPath, services: ServicesDep, principal: Myself) -> 
             raise NotFoundError(f"you hold no active API token {token_id}")
         bump_generation(conn)
     return {"revoked": True}
-

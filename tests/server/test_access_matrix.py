@@ -72,6 +72,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/auth/login"): "public",
     ("POST", "/api/auth/logout"): "self",
     ("POST", "/api/auth/password"): "public",
+    ("GET", "/api/auth/hub"): "public",  # to the Hub's OAuth (404 when not a Hub service)
     ("GET", "/api/me"): "self",
     ("GET", "/api/tokens"): "self",
     ("POST", "/api/tokens"): "self",

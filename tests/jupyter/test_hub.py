@@ -1,0 +1,126 @@
+"""End to end with a real JupyterHub: two users, each sees exactly what is shared with them.
+
+* the notebook API run as each Hub user (``wb.connect()`` from the Hub environment and
+  the user's Hub token) lists only that user's study;
+* the archive behind the Hub's proxy (``/services/archive/``) answers Hub tokens as the
+  mapped workbench user, and a browser logs in to it through the Hub's OAuth;
+* in Chromium, each user logs in to the Hub, the Lab opens, the launcher's "Workbench"
+  item opens the reading app, whose worklist shows only that user's study.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+from tests.jupyter.conftest import HUB_PASSWORD, USERS, Hub, xsrf
+
+pytestmark = pytest.mark.slow
+
+NOTEBOOK = "import workbench as wb; wb.connect(); print(sorted(wb.studies().accession))"
+
+
+def _expected(hub: Hub, name: str) -> list[str]:
+    return [hub.studies[name]]
+
+
+def test_notebook_api_lists_only_the_users_studies(hub: Hub) -> None:
+    for name in USERS:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_",
+                                                                         "JUPYTERHUB_"))}
+        env.update(WORKBENCH_URL=hub.archive.url, JUPYTERHUB_API_TOKEN=hub.user_token(name),
+                   PYTHONPATH=str(ROOT))
+        done = subprocess.run([sys.executable, "-c", NOTEBOOK], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == str(_expected(hub, name)), (name, done.stdout)
+
+
+def test_hub_tokens_through_the_proxy(hub: Hub) -> None:
+    base = f"{hub.url}/services/archive"
+    for name in USERS:
+        headers = {"Authorization": f"token {hub.user_token(name)}"}
+        me = httpx.get(f"{base}/api/me", headers=headers, timeout=30)
+        assert me.status_code == 200, me.text
+        assert me.json()["email"] == f"{name}@hubclinic.example"
+        found = httpx.get(f"{base}/dicom-web/studies", headers=headers, timeout=30).json()
+        assert [s["00080050"]["Value"][0] for s in found] == _expected(hub, name)
+    assert httpx.get(f"{base}/dicom-web/studies", timeout=30,
+                     headers={"Authorization": "token not-a-hub-token"}).status_code == 401
+
+
+def _hub_login(client: httpx.Client, name: str) -> None:
+    form = client.get("/hub/login")
+    r = client.post("/hub/login", data={"username": name, "password": HUB_PASSWORD,
+                                        "_xsrf": xsrf(form.text)})
+    assert r.status_code in (200, 302), r.text
+
+
+def test_browser_logs_in_to_the_archive_with_the_hub_identity(hub: Hub) -> None:
+    with httpx.Client(base_url=hub.url, timeout=30, follow_redirects=False) as client:
+        _hub_login(client, "alice")
+        r = client.get("/services/archive/api/auth/hub", params={"next": "/api/me"})
+        for _ in range(6):  # archive -> Hub authorize -> archive callback -> /api/me
+            if r.status_code != 302:
+                break
+            r = client.get(r.headers["location"])
+        assert r.status_code == 200, r.text
+        assert r.json()["email"] == "alice@hubclinic.example"
+        cookie = next(c for c in client.cookies.jar if c.name == "wb_session")
+        assert cookie.path == "/services/archive/"   # other Hub paths never receive it
+    with httpx.Client(base_url=hub.url, timeout=30) as anonymous:
+        first = anonymous.get("/services/archive/", follow_redirects=False)
+        assert first.status_code == 302
+        assert first.headers["location"] == "/services/archive/api/auth/hub"
+
+
+def _wait(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _open_workbench(chromium: Any, hub: Hub, name: str) -> None:
+    """Log in to the Hub as ``name``, open "Workbench" from the Lab's launcher and check
+    the worklist inside the Lab."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{hub.url}/hub/login")
+        page.locator("#username_input").fill(name)
+        page.locator("#password_input").fill(HUB_PASSWORD)
+        page.locator("#login_submit").click()
+        try:
+            page.wait_for_url(f"**/user/{name}/lab**", timeout=60_000)
+        except Exception as error:
+            raise AssertionError(f"{name}: no Lab at {page.url}: "
+                                 f"{page.locator('body').inner_text()[:500]}") from error
+        card = page.locator(".jp-LauncherCard", has_text="Workbench").first
+        card.wait_for(timeout=60_000)
+        card.click()
+        frame = page.frame_locator(f"iframe[src*='/user/{name}/workbench/']")
+        rows = frame.locator(".wb-table .wb-row")
+        rows.first.wait_for(timeout=60_000)
+        _wait(lambda: rows.count() == 1, 20, f"{name}'s worklist")
+        assert _expected(hub, name)[0] in rows.first.inner_text()
+        thumbnail = frame.locator(".wb-table img.wb-thumb").first
+        _wait(lambda: thumbnail.evaluate("img => img.naturalWidth") > 0, 20,
+              "the thumbnail, fetched through the in-Lab forwarder")
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_lab_launcher_opens_the_reading_app(hub: Hub, chromium: Any) -> None:
+    for name in USERS:
+        _open_workbench(chromium, hub, name)
