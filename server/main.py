@@ -30,6 +30,7 @@ from server.routes import (
     hub,
     media,
     members,
+    notebook_runs,
     pages,
     patients,
     preferences,
@@ -175,7 +176,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/dicom-web")
     for router in (patients.router, auth.router, accounts.router, members.router,
                    sources.router, sharing.router, audit.router, media.router,
-                   billing.router, retention.router, preferences.router, reports.router):
+                   billing.router, retention.router, preferences.router,
+                   notebook_runs.router, reports.router):
         app.include_router(router, prefix="/api")
     app.include_router(pages.router)
     app.include_router(hub.router)

@@ -39,3 +39,9 @@ def login_page() -> HTMLResponse:
 def media_page() -> HTMLResponse:
     """Upload documents, images, audio and DICOM files to a study or a patient's folder."""
     return _page("media.html")
+
+
+@router.get("/billing-reports")
+def reports_page() -> HTMLResponse:
+    """Administrators run the billing and retention notebooks and download the results."""
+    return _page("reports.html")

@@ -119,3 +119,33 @@ def test_media_upload_page(browser: object, site: RunningArchive, tmp_path: Path
     assert {m["filename"] for m in listed} == {"referral.pdf", "photo.jpg"}
     assert all(m["uploaded_by"] == "tech@local.example" for m in listed)
     page.close()
+
+
+def test_billing_reports_page_runs_a_notebook(browser: object, site: RunningArchive) -> None:
+    r = httpx.post(f"{site.url}/api/members", headers=site.headers, json={
+        "email": "office@local.example", "name": "Office", "roles": ["administrator"]})
+    assert r.status_code == 201
+    secret = link_secret(mail_to(site.data_dir, "office@local.example")[-1])
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(f"{site.url}/login?set-password={secret}")
+    page.fill("#new-password", PASSWORD)
+    page.click("#set-password button")
+    page.wait_for_selector("text=Password set")
+    page.fill("#email", "office@local.example")
+    page.fill("#password", PASSWORD)
+    page.click("#login button[type=submit]")
+    page.wait_for_selector("#state")
+    page.goto(f"{site.url}/billing-reports")
+    page.fill("#horizon", "60")
+    page.click("#run-retention")
+    page.wait_for_selector("tr[data-status='done'], tr[data-status='failed']", timeout=180_000)
+    assert page.get_attribute("tr[data-run]", "data-status") == "done"
+    links = page.locator("tr[data-run] a")
+    names = [links.nth(i).inner_text() for i in range(links.count())]
+    assert any(n.endswith(".pdf") for n in names) and any(n.endswith(".html") for n in names)
+    pdf = next(n for n in names if n.endswith(".pdf"))
+    href = page.get_attribute(f"tr[data-run] a:text('{pdf}')", "href")
+    body = page.evaluate("async (url) => { const r = await fetch(url); "
+                         "return [r.status, (await r.text()).slice(0, 5)]; }", href)
+    assert body == [200, "%PDF-"]
+    page.close()

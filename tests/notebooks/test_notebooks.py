@@ -8,9 +8,11 @@ must list what expires, what is held and what a purge would delete.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -149,3 +151,36 @@ def test_retention_notebook_reports_expiry_holds_and_storage(seeded: Seeded,
         assert expected in text, expected
     assert (tmp_path / f"retention-{day}.html").exists()
     assert (tmp_path / "retention_report.executed.ipynb").exists()
+
+
+def test_administrators_run_the_notebooks_from_the_app(seeded: Seeded) -> None:
+    site, a = seeded.site, seeded.a
+    month = str(Period.containing(datetime.now(UTC).replace(tzinfo=None)))
+    started = httpx.post(f"{site.url}/api/notebook-runs", headers=a.headers,
+                         json={"notebook": "billing_report", "period": month})
+    assert started.status_code == 202, started.text
+    run_id = started.json()["id"]
+    deadline = time.monotonic() + 180
+    while True:
+        runs = httpx.get(f"{site.url}/api/notebook-runs", headers=a.headers).json()
+        run = next(r for r in runs if r["id"] == run_id)
+        if run["status"] != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert run["status"] == "done", run["error"]
+    invoice = f"invoice-{month}-account-{a.account_id}.pdf"
+    assert invoice in run["files"] and "invoice.json" in run["files"]
+    got = httpx.get(f"{site.url}/api/notebook-runs/{run_id}/files/{invoice}",
+                    headers=a.headers)
+    assert got.status_code == 200 and got.content.startswith(b"%PDF")
+    assert "Notebook Clinic A" in "\n".join(
+        p.extract_text() for p in PdfReader(io.BytesIO(got.content)).pages)
+    record = httpx.get(f"{site.url}/api/notebook-runs/{run_id}/files/invoice.json",
+                       headers=a.headers).json()
+    assert [i["account_id"] for i in record["invoices"]] == [a.account_id]
+    # another account sees neither the run nor its files; the run's token is gone
+    assert httpx.get(f"{site.url}/api/notebook-runs", headers=seeded.b.headers).json() == []
+    assert httpx.get(f"{site.url}/api/notebook-runs/{run_id}/files/{invoice}",
+                     headers=seeded.b.headers).status_code == 404
+    tokens = httpx.get(f"{site.url}/api/tokens", headers=a.headers).json()
+    assert all(t["revoked_at"] for t in tokens if t["name"] == "notebook run")

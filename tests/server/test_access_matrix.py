@@ -109,6 +109,9 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/me/hanging-protocols"): "self",
     ("PUT", "/api/me/hanging-protocols/{name}"): "self",
     ("DELETE", "/api/me/hanging-protocols/{name}"): "self",
+    ("POST", "/api/notebook-runs"): "billing",
+    ("GET", "/api/notebook-runs"): "billing",
+    ("GET", "/api/notebook-runs/{run_id}/files/{name}"): "billing",
     ("GET", "/api/audit"): "audit.read",
     ("GET", "/api/audit/verify"): "staff",
     ("GET", "/api/billing/prices"): "account.read",
@@ -246,7 +249,8 @@ def _url(path: str, ref: StudyRef) -> str:
             .replace("{source_id}", "999999").replace("{team_id}", "999999")
             .replace("{user_id}", "999999").replace("{share_id}", "999999")
             .replace("{account_id}", "999999").replace("{media_id}", "999999")
-            .replace("{name}", "nothing-called-so").replace("{period}", "2026-01")
+            .replace("{name}", "nothing-called-so").replace("{run_id}", "0" * 32)
+            .replace("{period}", "2026-01")
             .replace("{template_id}", "no-such-template").replace("{report_id}", "0" * 32)
             .replace("{delivery_id}", "999999").replace("{dictation_id}", "999999")
             .replace("{token}", "no-such-token"))
