@@ -54,6 +54,25 @@ def _cmd_drive(args: argparse.Namespace) -> int:
     return code
 
 
+def _cmd_spect(args: argparse.Namespace) -> int:
+    import json
+
+    from workbench.spect import analyze_files
+    from workbench.spect.report import study_to_dict
+
+    try:
+        study = analyze_files(args.files, args.rest, resolution_fwhm_mm=args.fwhm)
+    except (ValueError, OSError) as exc:
+        print(f"workbench spect analyze: error: {exc}", file=sys.stderr)
+        return 2
+    text = json.dumps(study_to_dict(study), indent=2)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    else:
+        print(text)
+    return 0
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     admin = importlib.import_module("server.admin_cli")
     code: int = admin.audit_verify(args.data_dir)
@@ -93,11 +112,11 @@ def _cmd_notebook(args: argparse.Namespace) -> int:
     common = {"archive_url": url, "token": _token(args), "all_accounts": not args.own}
     if args.command == "billing":
         parameters = {**common, "period": args.period or "", "account_id": args.account}
-        name = "billing_report"
+        name = "billing"
     else:
         parameters = {**common, "as_of": args.as_of or "", "horizon_days": args.horizon,
                       "dry_run": not args.own}
-        name = "retention_report"
+        name = "retention"
     executed = run_notebook(name, Path(args.output), parameters)
     print(f"wrote {args.output} (executed notebook: {executed})")
     return 0
@@ -254,12 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--data-dir", type=Path,
                        help="data directory (WORKBENCH_DATA_DIR, default ./data)")
     purge.set_defaults(func=_cmd_retention_purge)
-    report = retention_sub.add_parser("report", help="run notebooks/retention_report.ipynb")
+    report = retention_sub.add_parser("report", help="run notebooks/retention.ipynb")
     report.add_argument("--as-of", help="ISO date the report is judged at (default: now)")
     report.add_argument("--horizon", type=int, default=30, help="days ahead (default 30)")
     billing = sub.add_parser("billing", help="billing notebooks")
     billing_sub = billing.add_subparsers(dest="billing_command", required=True)
-    run = billing_sub.add_parser("run", help="run notebooks/billing_report.ipynb: invoices")
+    run = billing_sub.add_parser("run", help="run notebooks/billing.ipynb: invoices")
     run.add_argument("--period", help="month YYYY-MM (default: the previous month)")
     run.add_argument("--account", type=int, help="only this account (staff)")
     for notebook in (report, run):
@@ -272,6 +291,16 @@ def build_parser() -> argparse.ArgumentParser:
                               help="only the token's own account (account administrators)")
         notebook.add_argument("--output", default="reports", help="output folder")
         notebook.set_defaults(func=_cmd_notebook)
+
+    spect = sub.add_parser("spect", help="Gated SPECT analysis of NM files")
+    spect_sub = spect.add_subparsers(dest="spect_command", required=True)
+    analyze = spect_sub.add_parser(
+        "analyze", help="volumes, EF, perfusion scores, TID and phase as JSON")
+    analyze.add_argument("files", nargs="+", help="NM files of the stress (or only) set")
+    analyze.add_argument("--rest", nargs="*", default=[], help="NM files of the rest set")
+    analyze.add_argument("--fwhm", type=float, help="system resolution in mm (default: fitted)")
+    analyze.add_argument("--json", help="write the results here instead of standard output")
+    analyze.set_defaults(func=_cmd_spect)
 
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=_cmd_version)

@@ -30,8 +30,8 @@ from server.routes.billing import Biller
 from workbench.errors import NotFoundError
 
 router = APIRouter(tags=["Billing"])
-NOTEBOOKS = {"billing_report": "Monthly billing report and invoices",
-             "retention_report": "Retention report: what expires, what is held, storage"}
+NOTEBOOKS = {"billing": "Monthly billing report and invoices",
+             "retention": "Retention report: what expires, what is held, storage"}
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _FILE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 MEDIA_TYPES = {".pdf": "application/pdf", ".html": "text/html", ".json": "application/json",
@@ -41,7 +41,7 @@ MEDIA_TYPES = {".pdf": "application/pdf", ".html": "text/html", ".json": "applic
 class RunRequest(BaseModel):
     """Which notebook, with which parameters."""
 
-    notebook: Literal["billing_report", "retention_report"]
+    notebook: Literal["billing", "retention"]
     period: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
                                description="billing month (default: the last one)")
     horizon_days: int = Field(default=30, ge=1, le=3650, description="retention horizon")
@@ -114,7 +114,7 @@ def start_run(form: RunRequest, request: Request, services: ServicesDep, princip
     token, token_pk = _run_token(services, principal)
     parameters: dict[str, Any] = {"archive_url": public_base(request), "token": token,
                                   "all_accounts": False}
-    if form.notebook == "billing_report":
+    if form.notebook == "billing":
         parameters.update(period=form.period or "", account_id=principal.account_pk)
     else:
         parameters.update(as_of="", horizon_days=form.horizon_days, dry_run=True)

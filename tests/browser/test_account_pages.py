@@ -121,7 +121,7 @@ def test_media_upload_page(browser: object, site: RunningArchive, tmp_path: Path
     page.close()
 
 
-def test_billing_reports_page_runs_a_notebook(browser: object, site: RunningArchive) -> None:
+def test_billings_page_runs_a_notebook(browser: object, site: RunningArchive) -> None:
     r = httpx.post(f"{site.url}/api/members", headers=site.headers, json={
         "email": "office@local.example", "name": "Office", "roles": ["administrator"]})
     assert r.status_code == 201

@@ -84,7 +84,7 @@ def test_billing_notebook_invoices_the_ledger(seeded: Seeded, tmp_path: Path) ->
     site = seeded.site
     month = Period.containing(datetime.now(UTC).replace(tzinfo=None))
     papermill.execute_notebook(
-        str(NOTEBOOKS / "billing_report.ipynb"), str(tmp_path / "executed.ipynb"),
+        str(NOTEBOOKS / "billing.ipynb"), str(tmp_path / "executed.ipynb"),
         parameters={"archive_url": site.url, "token": site.token, "period": str(month),
                     "output_dir": str(tmp_path)}, cwd=str(tmp_path), progress_bar=False)
     record = json.loads((tmp_path / "invoice.json").read_text())
@@ -150,14 +150,14 @@ def test_retention_notebook_reports_expiry_holds_and_storage(seeded: Seeded,
                      "Studies expiring per week", "A purge now would delete 1 studies"):
         assert expected in text, expected
     assert (tmp_path / f"retention-{day}.html").exists()
-    assert (tmp_path / "retention_report.executed.ipynb").exists()
+    assert (tmp_path / "retention.executed.ipynb").exists()
 
 
 def test_administrators_run_the_notebooks_from_the_app(seeded: Seeded) -> None:
     site, a = seeded.site, seeded.a
     month = str(Period.containing(datetime.now(UTC).replace(tzinfo=None)))
     started = httpx.post(f"{site.url}/api/notebook-runs", headers=a.headers,
-                         json={"notebook": "billing_report", "period": month})
+                         json={"notebook": "billing", "period": month})
     assert started.status_code == 202, started.text
     run_id = started.json()["id"]
     deadline = time.monotonic() + 180

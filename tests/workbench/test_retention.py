@@ -128,7 +128,7 @@ def test_terms_from_the_archive_json() -> None:
     assert t.paid_until.isoformat() == data["paid_until"]
 
 
-def test_the_retention_report_document(tmp_path: Path) -> None:
+def test_the_retention_document(tmp_path: Path) -> None:
     as_of = datetime(2026, 7, 10)
     terms = [term("1.2.3.1", size_bytes=3 * 1024 * 1024, modalities=("CT",)),
              term("1.2.3.2", legal_hold=True, modalities=("MR",)),

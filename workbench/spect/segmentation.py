@@ -1,0 +1,258 @@
+"""Segmenting the LV of a gated (or ungated) study: the whole pipeline of surfaces.
+
+:func:`segment_lv` runs, on one ``([gate,] z, y, x)`` volume:
+
+1. long-axis detection (:mod:`workbench.spect.reorient`), unless given, refined once on
+   the smooth mid-wall surface of the summed volume;
+2. the sampling grid, placed on the summed volume (:mod:`workbench.spect.placement`);
+3. mid-wall surfaces and valve planes of every gate (searched near the summed wall);
+4. the study's wall model, blur and ED thickness (:mod:`workbench.spect.wallfit`), from
+   the mean mid-ventricular profiles of all gates and their area ratios;
+5. thickness of every ray in every gate from its counts, endocardial and epicardial
+   surfaces at constant myocardial volume (:mod:`workbench.spect.surfaces`).
+
+An ungated volume gets step 1-2, its summed surface and a wall model with the blur of
+:data:`DEFAULT_FWHM_MM` (or the one given).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import xarray as xr
+
+from workbench.spect.lvframe import angle_between
+from workbench.spect.meridian import (
+    apex_z,
+    area_weights,
+    enclosed_volume,
+    h_map,
+)
+from workbench.spect.placement import study_grid, valve_positions
+from workbench.spect.reorient import LongAxis, estimate_long_axis, refine_long_axis
+from workbench.spect.sampling import (
+    SamplingGrid,
+    sample_profiles,
+    window,
+)
+from workbench.spect.surfaces import (
+    GateSurface,
+    curvature_corrected,
+    gate_surface,
+    smooth_area,
+    smoothed_peaks,
+    summed_peaks,
+)
+from workbench.spect.volume import affine_of, spacing_of, summed
+from workbench.spect.wallfit import (
+    FWHM_PER_SIGMA,
+    WallModel,
+    aligned_mean_profile,
+    fit_wall_model,
+)
+from workbench.spect.wallinputs import band_area, fit_mask, gate_masks, gate_thickness
+
+__all__ = ["LvMeasurement", "LvSegmentation", "finish_lv", "measure_lv", "segment_lv"]
+
+F64 = npt.NDArray[np.float64]
+DEFAULT_FWHM_MM = 12.0
+"""Resolution assumed for an ungated study when none is given."""
+
+
+@dataclass(frozen=True, eq=False)
+class LvSegmentation:
+    """Surfaces of every gate and of the summed volume.
+
+    Attributes
+    ----------
+    long_axis
+        The long axis used (detected or given).
+    grid
+        The sampling grid shared by all gates.
+    gates
+        One surface per gate (empty for an ungated volume).
+    summed
+        The surface of the summed volume (perfusion, TID).
+    wall
+        Blur and ED wall thickness of the study.
+    myocardial_ml
+        The constant myocardial volume every gate is held to.
+    ed_gate, es_gate
+        Gates of largest and smallest cavity volume (0 for an ungated volume).
+    """
+
+    long_axis: LongAxis
+    grid: SamplingGrid
+    gates: tuple[GateSurface, ...]
+    summed: GateSurface
+    wall: WallModel
+    myocardial_ml: float
+    ed_gate: int
+    es_gate: int
+
+    @property
+    def volumes_ml(self) -> tuple[float, ...]:
+        """Cavity volume of each gate."""
+        return tuple(g.volume_ml for g in self.gates)
+
+
+@dataclass(frozen=True, eq=False)
+class LvMeasurement:
+    """What :func:`measure_lv` found before the wall model: grid, peaks, valve planes.
+
+    Attributes
+    ----------
+    long_axis, grid
+        As in :class:`LvSegmentation`.
+    summed_t, summed_counts, summed_valve
+        Mid-wall distance and counts per ray and valve plane per sector, summed volume.
+    summed_profiles
+        Profiles of the summed volume on the grid's own distances.
+    t, profiles
+        Gate profiles, on windows around the summed wall (empty when ungated).
+    peaks
+        ``(mid-wall distance, counts)`` per gate.
+    valves, h
+        Valve plane per sector and long-axis position per ray, per gate.
+    ed, es
+        Gates of largest and smallest mid-wall volume.
+    default_sigma
+        Blur used when the wall fit cannot be made.
+    """
+
+    long_axis: LongAxis
+    grid: SamplingGrid
+    summed_t: F64
+    summed_counts: F64
+    summed_valve: F64
+    summed_profiles: F64
+    t: F64
+    profiles: tuple[F64, ...]
+    peaks: tuple[tuple[F64, F64], ...]
+    valves: tuple[F64, ...]
+    h: tuple[F64, ...]
+    ed: int
+    es: int
+    default_sigma: float
+
+    @property
+    def gated(self) -> bool:
+        """Whether there are at least two gates."""
+        return len(self.profiles) > 1
+
+
+def measure_lv(volume: xr.DataArray, long_axis: LongAxis | None = None) -> LvMeasurement:
+    """Steps 1-3 of the module docstring: axis, grid, mid-wall peaks and valve planes."""
+    affine = affine_of(volume)
+    total = np.asarray(summed(volume).values, np.float64)
+    axis = long_axis or estimate_long_axis(volume)
+    for attempt in range(2):  # a detected axis is refined once on the summed wall
+        grid = study_grid(total, affine, axis)
+        total_profiles = sample_profiles(total, affine, grid)
+        t_sum, p_sum = summed_peaks(total_profiles, np.asarray(grid.t_mm))
+        z_valve_sum = valve_positions(p_sum, *grid.to_meridian(t_sum), grid)
+        if long_axis is not None or attempt:
+            break
+        rho, z = grid.to_meridian(t_sum)
+        h_sum = h_map(z, z_valve_sum)
+        refined = refine_long_axis(grid.to_patient(rho, z)[(h_sum > 0.1) & (h_sum < 0.9)], axis)
+        if angle_between(refined.axis, axis.axis) <= 0.2:
+            break
+        axis = refined
+    n_gates = volume.sizes["gate"] if "gate" in volume.dims else 0
+    t = window(t_sum)  # gates are searched near the summed wall only
+    profiles = tuple(sample_profiles(np.asarray(volume.isel(gate=g).values, np.float64), affine,
+                                     grid, t) for g in range(n_gates))  # fmt: skip
+    peaks = tuple(smoothed_peaks(p, t, t_sum, (2.0, 2.0)) for p in profiles)
+    valves = tuple(valve_positions(c, *grid.to_meridian(tm), grid) for tm, c in peaks)
+    mids = [grid.to_meridian(tm) for tm, _ in peaks]
+    mid_volumes = [enclosed_volume(r, z, zv) for (r, z), zv in zip(mids, valves, strict=True)]
+    ed, es = (int(np.argmax(mid_volumes)), int(np.argmin(mid_volumes))) if mids else (0, 0)
+    z_apex = float(np.median([apex_z(z) for _, z in mids])) if mids else 0.0  # hardly moves
+    h = tuple(h_map(z, zv, z_apex) for (_, z), zv in zip(mids, valves, strict=True))
+    return LvMeasurement(axis, grid, t_sum, p_sum, z_valve_sum, total_profiles, t, profiles,
+                         peaks, valves, h, ed, es, _default_sigma(volume, None))  # fmt: skip
+
+
+def finish_lv(m: LvMeasurement, *, resolution_fwhm_mm: float | None = None) -> LvSegmentation:
+    """Steps 4-5 of the module docstring: wall model, thickness, surfaces.
+
+    Parameters
+    ----------
+    m
+        The measurement (:func:`measure_lv`).
+    resolution_fwhm_mm
+        Known effective resolution (FWHM, mm); None: fitted from the gates (ungated
+        volumes assume :data:`DEFAULT_FWHM_MM`).
+    """
+    grid, n_sectors = m.grid, len(m.grid.theta_deg)
+    known = None if resolution_fwhm_mm is None else resolution_fwhm_mm / FWHM_PER_SIGMA
+    if not m.gated:
+        mask = fit_mask(grid, m.summed_t, m.summed_valve, m.summed_counts)
+        mean = aligned_mean_profile(m.summed_profiles, np.asarray(grid.t_mm), m.summed_t, mask)
+        radius = float(np.mean(m.summed_t[mask]))
+        wall = fit_wall_model([mean], [1.0], [radius], sigma_mm=known or m.default_sigma)
+        t_c = curvature_corrected(m.summed_t, grid, wall.sigma_mm)
+        area = area_weights(*grid.to_meridian(t_c), m.summed_valve, n_sectors)
+        myocardial = float(np.sum(area)) * wall.thickness_ed_mm / 1000.0
+        whole = gate_surface(t_c, m.summed_counts, np.full(t_c.shape, wall.thickness_ed_mm),
+                             grid, m.summed_valve, myocardial)  # fmt: skip
+        return LvSegmentation(m.long_axis, grid, (), whole, wall, myocardial, 0, 0)
+    mids = [grid.to_meridian(tm) for tm, _ in m.peaks]
+    masks = gate_masks(grid, mids, list(m.h), [c for _, c in m.peaks], m.ed)
+    radii = [float(np.mean(tm[k])) for (tm, _), k in zip(m.peaks, masks, strict=True)]
+    means = [aligned_mean_profile(p, m.t, tm, k)
+             for p, (tm, _), k in zip(m.profiles, m.peaks, masks, strict=True)]  # fmt: skip
+    sigma = known or m.default_sigma
+    for _ in range(3):  # the area ratios depend on the curvature correction, hence on sigma
+        surf = [grid.to_meridian(curvature_corrected(tm, grid, sigma)) for tm, _ in m.peaks]
+        top = float(np.median([apex_z(z) for _, z in surf]))
+        band = [band_area(*sf, zv, n_sectors, top) for sf, zv in zip(surf, m.valves, strict=True)]
+        wall = fit_wall_model(means, [band[m.ed] / b for b in band], radii, sigma_mm=known,
+                              default_sigma_mm=m.default_sigma)  # fmt: skip
+        if abs(wall.sigma_mm - sigma) < 0.02 or not wall.fitted:
+            break
+        sigma = wall.sigma_mm
+    thickness = gate_thickness([c for _, c in m.peaks], list(m.h), m.ed, wall, radii)
+    corrected = [curvature_corrected(tm, grid, wall.sigma_mm) for tm, _ in m.peaks]
+    masses = [float(np.sum(smooth_area(tc, grid, zv) * th)) / 1000.0
+              for tc, zv, th in zip(corrected, m.valves, thickness, strict=True)]
+    myocardial = float(np.mean(masses))
+    apex_c = float(np.median([apex_z(grid.to_meridian(tc)[1]) for tc in corrected]))
+    gates = tuple(gate_surface(tc, c, th, grid, zv, myocardial, apex_c) for tc, (_, c), th, zv
+                  in zip(corrected, m.peaks, thickness, m.valves, strict=True))  # fmt: skip
+    whole = gate_surface(curvature_corrected(m.summed_t, grid, wall.sigma_mm), m.summed_counts,
+                         np.full(m.summed_t.shape, wall.thickness_ed_mm), grid, m.summed_valve,
+                         myocardial)  # fmt: skip
+    return LvSegmentation(m.long_axis, grid, gates, whole, wall, myocardial, m.ed, m.es)
+
+
+def segment_lv(volume: xr.DataArray, long_axis: LongAxis | None = None, *,
+               resolution_fwhm_mm: float | None = None) -> LvSegmentation:  # fmt: skip
+    """Find the LV surfaces of every gate: :func:`measure_lv` then :func:`finish_lv`.
+
+    Parameters
+    ----------
+    volume
+        ``(gate, z, y, x)`` gated or ``(z, y, x)`` ungated counts with an affine.
+    long_axis
+        Manual long axis; None: :func:`~workbench.spect.reorient.estimate_long_axis`.
+    resolution_fwhm_mm
+        Known effective resolution of the volume (FWHM, mm); None: fitted from the gates
+        (ungated volumes assume 12 mm).
+
+    Returns
+    -------
+    LvSegmentation
+    """
+    return finish_lv(measure_lv(volume, long_axis), resolution_fwhm_mm=resolution_fwhm_mm)
+
+
+def _default_sigma(volume: xr.DataArray, known: float | None) -> float:
+    """Known sigma, else that of :data:`DEFAULT_FWHM_MM` combined with the voxel size."""
+    if known is not None:
+        return known
+    voxel = float(np.mean(spacing_of(volume)))
+    return float(np.sqrt((DEFAULT_FWHM_MM / FWHM_PER_SIGMA) ** 2 + voxel**2 / 12))
