@@ -24,8 +24,8 @@ run: install
 ## Install what the tests need (Python and system packages) and run the whole suite:
 ## once on the embedded defaults (SQLite), then the archive tests again on PostgreSQL.
 test: install system-test lint typecheck imports
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
-	scripts/with-postgres.sh $(PY) -m pytest -n 2 -m "not browser and not corpus" tests/server $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	scripts/with-postgres.sh $(PY) -m pytest -n 2 --dist loadgroup -m "not browser and not corpus" tests/server $(PYTEST_ARGS)
 
 system-test:
 	scripts/system-packages.sh test

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -119,6 +121,28 @@ def fresh_archive(tmp_path: Path) -> Iterator[RunningArchive]:
     running = start_archive(tmp_path / "data")
     yield running
     stop_archive(running)
+
+
+CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM") or shutil.which("chromium") or ""
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright (WebGL2 through SwiftShader).
+
+    Defined once, here: two Playwright instances in one test process would clash (the
+    second sees the first's event loop running).
+    """
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not CHROMIUM:
+        pytest.fail("no chromium executable: `make test` installs Debian's chromium "
+                    "(or set WORKBENCH_CHROMIUM)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"])
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ temporary folder, printed in the test report).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -25,7 +24,6 @@ from tests.server.people import PASSWORD, Person, active_practice, stow
 from tests.synth import make_ct, make_ecg, make_patient, make_us, make_xa
 from tests.workbench.viewer.documents import make_pdf
 
-CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM") or shutil.which("chromium") or ""
 XSS_NAME = "<script>alert(1)</script>"
 
 
@@ -104,20 +102,6 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    """Headless Debian Chromium driven by Playwright (WebGL2 through SwiftShader)."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if not CHROMIUM:
-        pytest.skip("no chromium executable (apt-get install chromium, or WORKBENCH_CHROMIUM)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,18 +14,13 @@ from tests.server.people import PASSWORD, link_secret, mail_to, stow
 from tests.synth import make_patient, make_study
 
 pytestmark = pytest.mark.browser
-playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM") or shutil.which("chromium") or ""
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM:
-        pytest.fail("Chromium is missing: `make test` installs Debian's chromium")
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
+@pytest.fixture
+def browser(chromium: object) -> object:
+    """The session's one Chromium (tests/browser/conftest.py): a second Playwright in the
+    same process would clash with it."""
+    return chromium
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.browser.conftest import chromium  # noqa: F401 (the browser fixture)
 from tests.conftest import ADMIN_TOKEN, ROOT, RunningArchive, free_port
 from tests.server.people import Person, active_practice, add_member, stow
 from tests.synth import make_ct, make_patient
