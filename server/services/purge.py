@@ -33,6 +33,7 @@ from server.db.media import media
 from server.db.models import instances, patient_conflicts, series, studies
 from server.services.audit import AuditEvent, AuditLog
 from server.services.events import STUDY_DELETED, EventBus
+from server.services.reports_dictation import remove_study_files
 from server.services.retention import TermInfo, list_terms, term_of
 from server.storage.local import LocalBlobStore
 from workbench.errors import NotFoundError
@@ -227,10 +228,16 @@ def purge_data_dir(data_dir: Path | None, *, dry_run: bool, as_of: datetime | No
     upgrade(engine)
     stores = Stores(LocalBlobStore(settings.blob_dir), LocalBlobStore(settings.media_dir))
     audit = AuditLog(engine)
+    events = EventBus()
+    # what the server's handlers do for a deleted study, done here (another process):
+    # the study's dictation audio goes too
+    events.subscribe(STUDY_DELETED, lambda payload: remove_study_files(
+        settings.data_dir, str(payload.get("study", ""))))
     try:
-        return purge(engine, stores, audit, EventBus(), actor="workbench retention purge",
+        return purge(engine, stores, audit, events, actor="workbench retention purge",
                      dry_run=dry_run, as_of=as_of)
     finally:
+        events.close()
         audit.close()
         stores.dicom.close()
         stores.media.close()

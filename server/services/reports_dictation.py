@@ -54,7 +54,18 @@ def sniff(head: bytes) -> str:
 
 def folder(rs: ReportServices, study_uid: str) -> Path:
     """Where a study's dictation files are."""
-    return rs.settings.data_dir / "dictations" / study_uid
+    return study_folder(rs.settings.data_dir, study_uid)
+
+
+def study_folder(data_dir: Path, study_uid: str) -> Path:
+    """Where the dictation files of ``study_uid`` are under ``data_dir``."""
+    return data_dir / "dictations" / study_uid
+
+
+def remove_study_files(data_dir: Path, study_uid: str) -> None:
+    """Remove a deleted or purged study's dictation files (its rows went with it)."""
+    if study_uid and "/" not in study_uid and study_uid not in (".", ".."):
+        shutil.rmtree(study_folder(data_dir, study_uid), ignore_errors=True)
 
 
 def _sync_folder(path: Path) -> None:
@@ -213,6 +224,4 @@ def recognize(rs: ReportServices, principal: Principal, pk: int) -> Transcript:
 
 def on_study_deleted(rs: ReportServices, payload: Mapping[str, Any]) -> None:
     """Remove the dictation files of a deleted study (its rows went with it)."""
-    study_uid = str(payload.get("study", ""))
-    if study_uid and "/" not in study_uid and study_uid not in (".", ".."):
-        shutil.rmtree(folder(rs, study_uid), ignore_errors=True)
+    remove_study_files(rs.settings.data_dir, str(payload.get("study", "")))

@@ -169,9 +169,13 @@ def test_cli_purge_and_a_study_stored_again(site: RunningArchive, practice: Pers
                          timeout=120)
     assert dry.returncode == 0, dry.stderr
     assert "would purge 1 studies" in dry.stdout and study in dry.stdout
+    dictation = site.data_dir / "dictations" / study
+    dictation.mkdir(parents=True)
+    (dictation / "note.wav").write_bytes(b"RIFF")  # where the archive keeps dictation audio
     real = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert real.returncode == 0, real.stderr
     assert "purged 1 studies" in real.stdout and study in real.stdout
+    assert not dictation.exists()  # the study's dictation audio went with it
     assert httpx.get(f"{site.dicomweb}/studies/{study}/metadata",
                      headers=practice.headers).status_code == 404
     # stored again after the purge: a new receipt, a new six months, charged again
