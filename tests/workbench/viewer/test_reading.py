@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from pydicom.dataset import Dataset
@@ -18,6 +20,13 @@ from workbench.viewer.worklist import StudyBrowser, Worklist
 
 Instances = dict[str, list[Dataset]]
 
+
+
+def run(coroutine: Any) -> Any:
+    """Run a coroutine on a loop of its own thread: a test process that also drives the
+    browser has Playwright's event loop running in its main thread."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 def test_worklist_query_keys() -> None:
     worklist = Worklist(patient_name="do?", patient_id="P1", accession=" A9 ",
@@ -78,16 +87,16 @@ def test_study_browser_lists_series_by_number(archive: LocalFolderArchiveClient,
 def test_reading_app_opens_each_kind_in_its_viewer(archive: LocalFolderArchiveClient,
                                                    instances: Instances) -> None:
     app = ReadingApp(archive)
-    asyncio.run(app.search())
+    run(app.search())
     assert len(app.worklist.results) == 2
-    asyncio.run(app.open_study(STUDY))
+    run(app.open_study(STUDY))
     assert app.page == "study"
     assert isinstance(app.viewers[0], DocumentViewer)     # series 1, opened first
     app.layout = "2x2"
     assert app.grid.ncols == 2 and len(app.grid.objects) == 4
     kinds = {"ct": SliceViewer, "us": CineViewer, "ecg": EcgViewer}
     for slot, (kind, cls) in enumerate(kinds.items(), start=1):
-        viewer = asyncio.run(app.open_series(series_uid(instances, kind)))
+        viewer = run(app.open_series(series_uid(instances, kind)))
         assert type(viewer) is cls and app.viewers[slot] is viewer
     assert app.active == 0                               # wrapped to the first viewport
     ecg = app.viewers[3]
@@ -100,8 +109,8 @@ def test_reading_app_opens_each_kind_in_its_viewer(archive: LocalFolderArchiveCl
 
 def test_reading_app_reports_archive_errors(archive: LocalFolderArchiveClient) -> None:
     app = ReadingApp(archive)
-    asyncio.run(app.open_study(STUDY))
-    asyncio.run(app._guarded(app.open_series, "2.25.999"))
+    run(app.open_study(STUDY))
+    run(app._guarded(app.open_series, "2.25.999"))
     assert "999" in app.message or "no" in app.message.lower()
     with pytest.raises(NotFoundError):
-        asyncio.run(app.open_series("2.25.999"))
+        run(app.open_series("2.25.999"))
