@@ -5,6 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
+# The archive tests run a second time on PostgreSQL. Billing, retention, reports and DIMSE
+# and the schemathesis run have not been through a PostgreSQL pass yet: add them here
+# once they have.
+POSTGRES_TESTS := $(addprefix tests/server/,test_dicomweb.py test_sharing.py test_media.py \
+	test_patients.py test_limits.py test_hanging.py test_audit.py test_accounts.py \
+	test_access_matrix.py test_durability.py test_workers.py \
+	test_hub_identity.py test_rendering_kinds.py test_postgres.py test_db_copy.py test_jobs.py)
 
 .PHONY: run test install system-test bench lint typecheck imports clean
 
@@ -25,7 +32,7 @@ run: install
 ## once on the embedded defaults (SQLite), then the archive tests again on PostgreSQL.
 test: install system-test lint typecheck imports
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
-	scripts/with-postgres.sh $(PY) -m pytest -n 2 --dist loadgroup -m "not browser and not corpus" tests/server $(PYTEST_ARGS)
+	scripts/with-postgres.sh $(PY) -m pytest -n 2 --dist loadgroup -m "not browser and not corpus" $(POSTGRES_TESTS) $(PYTEST_ARGS)
 
 system-test:
 	scripts/system-packages.sh test
