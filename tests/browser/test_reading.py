@@ -32,7 +32,7 @@ CANVAS_STATS = """(canvas) => {
 }"""
 
 
-def wait_for(condition: Any, timeout: float = 15.0, what: str = "condition") -> Any:
+def wait_for(condition: Any, timeout: float = 60.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -89,8 +89,8 @@ def test_ct_scrolls_and_windows_without_python(
              what="the first CT slice drawn")
     assert attr(page, "renderer") == "webgl2"
     wait_for(lambda: attr(page, "wl") == "W 400 L 40", what="the dataset's window shown")
-    first = canvas(page)
-    assert first["mean"] > 5                                 # an image, not a black canvas
+    # an image, not a black canvas (read back once the browser has composited it)
+    first = wait_for(lambda: (c := canvas(page)) and c["mean"] > 5 and c, what="an image drawn")
     box = viewport(page).bounding_box()
     centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.move(*centre)
