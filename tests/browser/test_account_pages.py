@@ -23,6 +23,22 @@ def browser(chromium: object) -> object:
     return chromium
 
 
+def invited_login(browser: object, site: RunningArchive, address: str) -> object:
+    """A new page where an invited member sets a password from the e-mailed link and
+    logs in, as a person would."""
+    secret = link_secret(mail_to(site.data_dir, address)[-1])
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(f"{site.url}/login?set-password={secret}")
+    page.fill("#new-password", PASSWORD)
+    page.click("#set-password button")
+    page.wait_for_selector("text=Password set")
+    page.fill("#email", address)
+    page.fill("#password", PASSWORD)
+    page.click("#login button[type=submit]")
+    page.wait_for_selector("#state")
+    return page
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArchive]:
     running = start_archive(tmp_path_factory.mktemp("pages") / "data")
@@ -80,16 +96,7 @@ def test_media_upload_page(browser: object, site: RunningArchive, tmp_path: Path
     r = httpx.post(f"{site.url}/api/members", headers=site.headers, json={
         "email": "tech@local.example", "name": "Tech", "roles": ["technologist"]})
     assert r.status_code == 201
-    secret = link_secret(mail_to(site.data_dir, "tech@local.example")[-1])
-    page = browser.new_page()  # type: ignore[attr-defined]
-    page.goto(f"{site.url}/login?set-password={secret}")
-    page.fill("#new-password", PASSWORD)
-    page.click("#set-password button")
-    page.wait_for_selector("text=Password set")
-    page.fill("#email", "tech@local.example")
-    page.fill("#password", PASSWORD)
-    page.click("#login button[type=submit]")
-    page.wait_for_selector("#state")
+    page = invited_login(browser, site, "tech@local.example")
     referral, photo, fake = tmp_path / "referral.pdf", tmp_path / "photo.jpg", tmp_path / "x.pdf"
     referral.write_bytes(files.pdf("Referral"))
     photo.write_bytes(files.jpeg(5))
@@ -118,16 +125,7 @@ def test_billings_page_runs_a_notebook(browser: object, site: RunningArchive) ->
     r = httpx.post(f"{site.url}/api/members", headers=site.headers, json={
         "email": "office@local.example", "name": "Office", "roles": ["administrator"]})
     assert r.status_code == 201
-    secret = link_secret(mail_to(site.data_dir, "office@local.example")[-1])
-    page = browser.new_page()  # type: ignore[attr-defined]
-    page.goto(f"{site.url}/login?set-password={secret}")
-    page.fill("#new-password", PASSWORD)
-    page.click("#set-password button")
-    page.wait_for_selector("text=Password set")
-    page.fill("#email", "office@local.example")
-    page.fill("#password", PASSWORD)
-    page.click("#login button[type=submit]")
-    page.wait_for_selector("#state")
+    page = invited_login(browser, site, "office@local.example")
     page.goto(f"{site.url}/billing-reports")
     page.fill("#horizon", "60")
     page.click("#run-retention")
