@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -194,6 +194,30 @@ class Settings(BaseSettings):
         description="Port of the forwarder's JSON status endpoint (GET /status); unset: none.")
     spool_dir: Path | None = Field(
         default=None, description="The forwarder's spool folder; default <data_dir>/spool.")
+    # -- Blobs on S3-compatible object storage (server/storage/s3.py, docs/scale-out.md) --
+    blob_url: str | None = Field(
+        default=None, description="Where blobs live: unset, the folders <data_dir>/blobs and "
+        "<data_dir>/media; `s3://bucket[/prefix]`, objects <prefix>blobs/... and "
+        "<prefix>media/... in a bucket of an S3-compatible store (AWS, MinIO, Ceph), staged "
+        "and cached locally under <data_dir>/s3-cache.")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="Endpoint of the object store (`http://minio:9000`); "
+        "unset: AWS.")
+    s3_region: str | None = Field(
+        default=None, description="Region of the bucket; unset: boto3's configuration chain.")
+    s3_access_key_id: str | None = Field(
+        default=None, description="Access key; unset: the standard credential chain (AWS_* "
+        "variables, shared files, an instance or container role).")
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="Secret key belonging to s3_access_key_id.")
+    s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto", description="Bucket addressing; `path` for most MinIO and Ceph set-ups.")
+    s3_part_bytes: int = Field(
+        default=16 * 1024**2, ge=5 * 1024**2, description="Blobs larger than this are "
+        "uploaded in parts of this size (multipart upload).")
+    s3_cache_bytes: int = Field(
+        default=2 * 1024**3, ge=0, description="Local cache of each S3 store (DICOM, media): "
+        "least recently used clean copies beyond this are removed.")
 
     @property
     def resolved_spool_dir(self) -> Path:

@@ -35,6 +35,7 @@ from server.services.audit import AuditEvent, AuditLog
 from server.services.events import STUDY_DELETED, EventBus
 from server.services.reports_dictation import remove_study_files
 from server.services.retention import TermInfo, list_terms, term_of
+from server.storage.factory import open_store
 from server.storage.local import LocalBlobStore
 from workbench.errors import NotFoundError
 from workbench.retention import StorageTerm
@@ -226,7 +227,7 @@ def purge_data_dir(data_dir: Path | None, *, dry_run: bool, as_of: datetime | No
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
-    stores = Stores(LocalBlobStore(settings.blob_dir), LocalBlobStore(settings.media_dir))
+    stores = Stores(open_store(settings, "blobs"), open_store(settings, "media"))
     audit = AuditLog(engine)
     events = EventBus()
     # what the server's handlers do for a deleted study, done here (another process):

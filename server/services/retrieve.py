@@ -1,7 +1,9 @@
 """Finding stored instances and turning them into WADO-RS payloads.
 
 Fast paths read only what is needed: a native frame is one ranged read at the Pixel
-Data offset recorded at ingest (from the page cache without blocking, when it is there);
+Data offset recorded at ingest (from the page cache without blocking, when it is there;
+reads go through the store's :class:`~server.storage.readers.BlobReader`: ``pread`` on a
+local file, ranged GETs on an object store);
 rendering a native grey-scale frame parses only the header and reads that frame; stored
 files are sent by :func:`gather`, several per buffer; metadata is the JSON built at ingest,
 concatenated. Everything else (transcoding, compressed frames, colour rendering) reads
@@ -28,6 +30,7 @@ from sqlalchemy import Connection, Select, bindparam, select
 
 from server.db.models import instances, series, studies
 from server.storage.local import LocalBlobStore
+from server.storage.readers import BlobReader
 from workbench.dicom import frames as dicom_frames
 from workbench.dicom.json_model import BULKDATA_PLACEHOLDER
 from workbench.dicomweb.media import media_type_for_transfer_syntax
@@ -185,20 +188,17 @@ def read_for_rendering(store: LocalBlobStore, ref: InstanceRef, number: int
     _check_frames(ref, [number])
     if not _maybe_native(ref) or ref.pixel_offset is None:
         return read_dataset(store, ref), None
-    fd = os.open(store.path(ref.blob), os.O_RDONLY)
-    try:
-        head = _pread_exactly(fd, ref.pixel_offset + 12, 0)
+    with store.open_reader(ref.blob) as blob:
+        head = _pread_exactly(blob, ref.pixel_offset + 12, 0)
         layout = _layout(ref, memoryview(head)[ref.pixel_offset:])
         if layout is not None:
             ds = pydicom.dcmread(io.BytesIO(head[:ref.pixel_offset]))
             grey = dicom_frames.grey_layout(ds)
             if grey is not None and grey.frame_bytes == layout[1]:
                 buffer = np.empty(grey.frame_bytes, dtype=np.uint8).data
-                _read_into(fd, buffer, layout[0] + (number - 1) * layout[1])
+                _read_into(blob, buffer, layout[0] + (number - 1) * layout[1])
                 return ds, (grey.values(buffer), str(ds.PhotometricInterpretation))
-        data = _pread_exactly(fd, os.fstat(fd).st_size, 0)
-    finally:
-        os.close(fd)
+        data = _pread_exactly(blob, blob.size(), 0)
     return pydicom.dcmread(io.BytesIO(data)), None
 
 
@@ -227,7 +227,7 @@ def transcoded_bytes(store: LocalBlobStore, ref: InstanceRef, transfer_syntax: s
 
 def stored_size(store: LocalBlobStore, ref: InstanceRef) -> int:
     """Bytes of the stored file of an instance."""
-    return os.stat(store.path(ref.blob)).st_size
+    return store.size(ref.blob)
 
 
 @dataclass(frozen=True)
@@ -257,13 +257,10 @@ def gather(store: LocalBlobStore, pieces: Sequence[bytes | BlobSlice]) -> memory
             view[position:position + len(piece)] = piece
             position += len(piece)
             continue
-        fd = os.open(store.path(piece.key), os.O_RDONLY)
-        try:
-            if os.fstat(fd).st_size != piece.size:
+        with store.open_reader(piece.key) as blob:
+            _read_into(blob, view[position:position + piece.length], piece.offset)
+            if blob.size() != piece.size:  # after the read: an object store knows it then
                 raise InvalidDicomError(f"stored file {piece.key} changed while being sent")
-            _read_into(fd, view[position:position + piece.length], piece.offset)
-        finally:
-            os.close(fd)
         position += piece.length
     return view
 
@@ -291,32 +288,32 @@ def _layout(ref: InstanceRef, head: bytes | memoryview) -> tuple[int, int] | Non
     return ref.pixel_offset + start, per_sample * samples
 
 
-def _native_layout(fd: int, ref: InstanceRef) -> tuple[int, int] | None:
+def _native_layout(blob: BlobReader, ref: InstanceRef) -> tuple[int, int] | None:
     """(start of pixel values, bytes per frame) for a native instance, else None.
 
-    ``fd`` is the blob, open for reading; only the 12 bytes of the Pixel Data element
-    header at the offset recorded at ingest are read.
+    ``blob`` is open for reading; only the 12 bytes of the Pixel Data element header at
+    the offset recorded at ingest are read.
     """
     if not _maybe_native(ref) or ref.pixel_offset is None:
         return None
-    return _layout(ref, os.pread(fd, 12, ref.pixel_offset))
+    return _layout(ref, blob.pread(12, ref.pixel_offset))
 
 
-def _pread_exactly(fd: int, length: int, offset: int) -> bytes:
-    """``length`` bytes of ``fd`` from ``offset``; a short file means it changed under us."""
-    data = os.pread(fd, length, offset)
+def _pread_exactly(blob: BlobReader, length: int, offset: int) -> bytes:
+    """``length`` bytes of ``blob`` from ``offset``; a short file means it changed under us."""
+    data = blob.pread(length, offset)
     if len(data) == length:
         return data
     buffer = bytearray(length)
-    _read_into(fd, memoryview(buffer), offset)
+    _read_into(blob, memoryview(buffer), offset)
     return bytes(buffer)
 
 
-def _read_into(fd: int, view: memoryview, offset: int) -> None:
-    """Fill ``view`` from ``fd`` at ``offset``."""
+def _read_into(blob: BlobReader, view: memoryview, offset: int) -> None:
+    """Fill ``view`` from ``blob`` at ``offset``."""
     done = 0
     while done < len(view):
-        got = os.preadv(fd, [view[done:]], offset + done)
+        got = blob.readinto(view[done:], offset + done)
         if got <= 0:
             raise InvalidDicomError(
                 f"stored file ended {len(view) - done} bytes early (at byte {offset + done})")
@@ -368,15 +365,13 @@ def frame_payloads(store: LocalBlobStore, ref: InstanceRef, numbers: list[int], 
         A frame number is outside 1..NumberOfFrames.
     """
     _check_frames(ref, numbers)
-    fd = os.open(store.path(ref.blob), os.O_RDONLY)
-    try:
-        layout = _native_layout(fd, ref)
+    with store.open_reader(ref.blob) as blob:
+        layout = _native_layout(blob, ref)
         if layout is not None:
             start, per_frame = layout
-            return [_pread_exactly(fd, per_frame, start + (n - 1) * per_frame) for n in numbers]
-        data = _pread_exactly(fd, os.fstat(fd).st_size, 0)
-    finally:
-        os.close(fd)
+            return [_pread_exactly(blob, per_frame, start + (n - 1) * per_frame)
+                    for n in numbers]
+        data = _pread_exactly(blob, blob.size(), 0)
     ds = pydicom.dcmread(io.BytesIO(data))
     return [_decoded_payload(ds, ref, number, native) for number in numbers]
 
@@ -407,8 +402,11 @@ def cached_frame_payloads(store: LocalBlobStore, ref: InstanceRef, numbers: list
     _check_frames(ref, numbers)
     if _NOWAIT is None or not _maybe_native(ref) or ref.pixel_offset is None:
         return None
+    local = store.local_path(ref.blob)  # an object store's cached copy, if any
+    if local is None:
+        return None
     try:
-        fd = os.open(store.path(ref.blob), os.O_RDONLY)
+        fd = os.open(local, os.O_RDONLY)
     except OSError:
         return None  # the thread path reports it
     try:

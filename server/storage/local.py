@@ -21,6 +21,25 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from server.storage.readers import BlobReader, FileReader
+
+HOUR_FOLDER_DIGITS = (4, 2, 2, 2)
+"""Digits of each level of an hour folder key, ``YYYY/MM/DD/HH``."""
+
+
+def since_allows(folder: str, since: str) -> bool:
+    """Whether hour folder ``folder`` or a folder below it can be at or after ``since``.
+
+    ``folder`` is a whole or leading part of ``YYYY/MM/DD/HH``; so is ``since`` ("" means
+    everything). Used to skip whole years, months and days when listing.
+
+    Examples
+    --------
+    >>> since_allows("2024/03", "2024/03/15/10"), since_allows("2024/02", "2024/03/15/10")
+    (True, False)
+    """
+    return folder >= since[:len(folder)]
+
 
 def _fsync_folder(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
@@ -56,9 +75,34 @@ class LocalBlobStore:
         ending = f".{tag}{suffix}" if tag else suffix
         return f"{moment:%Y/%m/%d/%H}/{uuid.uuid4().hex}{ending}"
 
-    def path(self, key: str) -> Path:
-        """Absolute path of a blob key."""
+    def _file(self, key: str) -> Path:
+        """The file of a blob key in this folder (whether it exists or not)."""
         return self.root / key
+
+    def path(self, key: str) -> Path:
+        """Absolute path of a local file holding the blob ``key``."""
+        return self.root / key
+
+    def local_path(self, key: str) -> Path | None:
+        """A local file holding the blob, found without fetching anything, or None.
+
+        Here always the blob's own path (which may not exist); an object store answers
+        with its cached copy or None. For callers that must not block (the event loop).
+        """
+        return self.root / key
+
+    def open_reader(self, key: str) -> BlobReader:
+        """The blob open for positional reads (:class:`FileNotFoundError` if absent)."""
+        return FileReader(self.path(key))
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        """Up to ``length`` bytes of the blob from ``offset`` (fewer only at its end)."""
+        with self.open_reader(key) as blob:
+            return blob.pread(length, offset)
+
+    def size(self, key: str) -> int:
+        """Bytes in the blob."""
+        return os.stat(self.path(key)).st_size
 
     def _ensure_dir(self, folder: Path) -> None:
         """Create ``folder`` (and parents) durably: each new folder's parent is fsynced."""
@@ -81,13 +125,13 @@ class LocalBlobStore:
         :meth:`complete` gives it its final name once every byte is written, so that a
         blob cut off by a crash is never mistaken for a whole one.
         """
-        final = self.path(key)
+        final = self._file(key)
         self._ensure_dir(final.parent)
         return os.open(self._partial(final), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
 
     def complete(self, key: str) -> None:
         """Rename ``<key>.part`` to ``key`` (made durable by :meth:`sync`)."""
-        final = self.path(key)
+        final = self._file(key)
         os.replace(self._partial(final), final)
 
     @staticmethod
@@ -108,7 +152,7 @@ class LocalBlobStore:
             raise
         os.close(fd)
         self.complete(key)
-        return self.path(key)
+        return self._file(key)
 
     def sync(self, keys: list[str]) -> None:
         """Make written blobs durable: ``fdatasync`` each file and ``fsync`` each folder.
@@ -117,11 +161,11 @@ class LocalBlobStore:
         commits the file system journal for everything written meanwhile, so the others
         return almost at once (one journal commit per batch instead of two per file).
         """
-        folders = list(dict.fromkeys(self.path(key).parent for key in keys))
+        folders = list(dict.fromkeys(self._file(key).parent for key in keys))
         pending = [self._folders.submit(_fsync_folder, f) for f in folders]
         try:
             for key in keys:
-                fd = os.open(self.path(key), os.O_RDONLY)
+                fd = os.open(self._file(key), os.O_RDONLY)
                 try:
                     os.fdatasync(fd)
                 finally:
@@ -139,7 +183,7 @@ class LocalBlobStore:
 
     def delete(self, key: str) -> None:
         """Delete a blob, complete or not (no fsync: an undone delete leaves an orphan)."""
-        final = self.path(key)
+        final = self._file(key)
         self.discard(final)
         self.discard(self._partial(final))
 
@@ -147,13 +191,23 @@ class LocalBlobStore:
         """The whole blob."""
         return self.path(key).read_bytes()
 
-    def hour_folders(self) -> list[str]:
-        """Keys of the hour folders (``YYYY/MM/DD/HH``), oldest first."""
-        found = []
-        for year in sorted(self.root.glob("[0-9][0-9][0-9][0-9]")):
-            for hour in sorted(year.glob("[0-9][0-9]/[0-9][0-9]/[0-9][0-9]")):
-                found.append(hour.relative_to(self.root).as_posix())
-        return found
+    def hour_folders(self, since: str = "") -> list[str]:
+        """Keys of the hour folders (``YYYY/MM/DD/HH``), oldest first.
+
+        Years, months and days wholly before ``since`` (a leading part of an hour folder
+        key; "" for all) are not looked into.
+        """
+        level = [""]
+        for digits in HOUR_FOLDER_DIGITS:
+            below = []
+            for parent in level:
+                base = self.root / parent if parent else self.root
+                for child in base.glob("[0-9]" * digits):
+                    key = f"{parent}/{child.name}" if parent else child.name
+                    if child.is_dir() and since_allows(key, since):
+                        below.append(key)
+            level = below
+        return sorted(level)
 
     def keys_in(self, folder: str) -> list[str]:
         """Keys of the complete blobs in one hour folder."""
