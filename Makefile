@@ -11,7 +11,8 @@ PYTEST_ARGS ?=
 POSTGRES_TESTS := $(addprefix tests/server/,test_dicomweb.py test_sharing.py test_media.py \
 	test_patients.py test_limits.py test_hanging.py test_audit.py test_accounts.py \
 	test_access_matrix.py test_durability.py test_workers.py \
-	test_hub_identity.py test_rendering_kinds.py test_postgres.py test_db_copy.py test_jobs.py)
+	test_hub_identity.py test_rendering_kinds.py test_postgres.py test_db_copy.py test_jobs.py \
+	test_annotations.py)
 
 .PHONY: run test install system-test bench lint typecheck imports clean
 

@@ -37,7 +37,8 @@ def classify(method: str, path: str) -> str | None:
                 return "download" if path.endswith("/content") else "view"
             return {"POST": "store", "DELETE": "delete"}.get(method, "change")
         if method in ("GET", "HEAD"):
-            return None
+            # annotations are patient data: reading them is audited like viewing images
+            return "view" if path.endswith("/annotations") else None
         return "change"
     return None
 

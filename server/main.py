@@ -43,8 +43,10 @@ from server.routes import (
     stow,
     wado,
 )
+from server.routes import annotations as annotation_routes
 from server.services.audit import AuditLog
 from server.services.events import (
+    ANNOTATION_CREATED,
     DICTATION_STORED,
     INSTANCE_STORED,
     MEDIA_STORED,
@@ -57,7 +59,7 @@ from server.services.mail import Mailer
 from server.services.payments import TestPaymentProvider
 from server.services.reports_runtime import ReportServices
 from server.services.sweep import recover_blobs
-from server.storage.local import LocalBlobStore
+from server.storage.factory import open_store
 from workbench.toolset import ToolsetFeature
 
 log = logging.getLogger("workbench.server")
@@ -84,13 +86,14 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.resolved_database_url)
     if not settings.prepared:
         upgrade(engine)
-    store = LocalBlobStore(settings.blob_dir)
+    store = open_store(settings, "blobs")
     events = EventBus()
     charges = LedgerHandlers(engine, load_prices(settings))
     events.subscribe(INSTANCE_STORED, charges.on_instance_stored)
     events.subscribe(MEDIA_STORED, charges.on_media_stored)
     events.subscribe(REPORT_CREATED, charges.toolset_handler(ToolsetFeature.REPORT))
     events.subscribe(DICTATION_STORED, charges.toolset_handler(ToolsetFeature.DICTATION))
+    events.subscribe(ANNOTATION_CREATED, charges.toolset_handler(ToolsetFeature.ANNOTATION))
     ingestor = Ingestor(engine, store, events, duplicates=settings.duplicates,
                         max_header_bytes=settings.max_header_bytes,
                         threads=settings.ingest_threads)
@@ -109,7 +112,7 @@ def build_services(settings: Settings) -> Services:
     if settings.hub_api_url and settings.hub_api_token:
         hub = HubIdentities(settings.hub_api_url, settings.hub_api_token, engine)
     return Services(settings=settings, engine=engine, store=store,
-                    media_store=LocalBlobStore(settings.media_dir), events=events,
+                    media_store=open_store(settings, "media"), events=events,
                     ingestor=ingestor, credentials=CredentialCache(engine),
                     audit=AuditLog(engine), mailer=mailer, payments=TestPaymentProvider(),
                     limiter=LoginLimiter(settings.login_attempts_per_minute), hub=hub)
@@ -177,7 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (patients.router, auth.router, accounts.router, members.router,
                    sources.router, sharing.router, audit.router, media.router,
                    billing.router, retention.router, preferences.router,
-                   notebook_runs.router, reports.router):
+                   notebook_runs.router, reports.router, annotation_routes.router):
         app.include_router(router, prefix="/api")
     app.include_router(pages.router)
     app.include_router(hub.router)

@@ -27,6 +27,9 @@ study, report, user. Billing charges the Advanced Toolset fee on it (once per st
 DICTATION_STORED = "dictation stored"
 """Dictation audio was stored with a study: payload account, study, dictation, user. Counts
 for the Advanced Toolset fee like a report."""
+ANNOTATION_CREATED = "annotation created"
+"""A study gained its first annotation (``server/services/annotations.py``): payload account
+(the study's), study, annotation, user. Counts for the Advanced Toolset fee."""
 
 Handler = Callable[[dict[str, Any]], None]
 

@@ -12,7 +12,8 @@ written here from PRODUCT.md (People and roles), independently of the server's t
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -159,13 +160,23 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/dictations/{dictation_id}/claim"): "report.transcribe",
     ("POST", "/api/dictations/{dictation_id}/transcript"): "report.transcribe",
     ("POST", "/api/dictations/{dictation_id}/recognize"): "report.transcribe",
+    ("GET", "/api/studies/{study}/annotations"): "study.read@study",
+    ("POST", "/api/studies/{study}/annotations"): "report.write@study",
+    # then only the author or an administrator of the study's account (test_annotations.py)
+    ("PUT", "/api/studies/{study}/annotations/{annotation_id}"): "study.read",
+    ("DELETE", "/api/studies/{study}/annotations/{annotation_id}"): "study.read",
+    ("POST", "/api/studies/{study}/annotations/sr"): "report.write@study",  # after the POST
 }
-RAW_BODIES: dict[tuple[str, str], tuple[bytes, str]] = {
+RAW_BODIES: dict[tuple[str, str], tuple[bytes | Callable[[StudyRef], bytes], str]] = {
     ("POST", "/api/studies/{study}/dictations"): (
         b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00"
         b"\x80\x3e\x00\x00\x02\x00\x10\x00data\x00\x00\x00\x00", "audio/wav"),
+    ("POST", "/api/studies/{study}/annotations"): (lambda ref: json.dumps({
+        "kind": "length", "series_uid": ref.series, "sop_instance_uid": ref.sop,
+        "points": [[1, 1], [3, 4]]}).encode(), "application/json"),
 }
-"""Routes whose body is not JSON: the bytes and Content-Type a call sends."""
+"""Routes whose body is not an empty JSON object: the bytes (or a function of the study
+called) and Content-Type a call sends."""
 
 
 @dataclass
@@ -253,7 +264,7 @@ def _url(path: str, ref: StudyRef) -> str:
             .replace("{period}", "2026-01")
             .replace("{template_id}", "no-such-template").replace("{report_id}", "0" * 32)
             .replace("{delivery_id}", "999999").replace("{dictation_id}", "999999")
-            .replace("{token}", "no-such-token"))
+            .replace("{token}", "no-such-token").replace("{annotation_id}", "999999"))
 
 
 def _call(world: World, method: str, path: str, ref: StudyRef, headers: dict[str, str]
@@ -271,6 +282,7 @@ def _call(world: World, method: str, path: str, ref: StudyRef, headers: dict[str
         return httpx.get(url, headers=headers, params=params, timeout=30)
     if (method, path) in RAW_BODIES:
         raw, media_type = RAW_BODIES[method, path]
+        raw = raw(ref) if callable(raw) else raw
         return httpx.request(method, url, headers={**headers, "Content-Type": media_type},
                              content=raw, timeout=30)
     return httpx.request(method, url, headers=headers, json={}, timeout=30)

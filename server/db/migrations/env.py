@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from server.db import accounts, audit, models  # noqa: F401  (tables register on Base)
+from server.db import annotations as _annotations  # noqa: F401
 from server.db import billing as _billing  # noqa: F401
 from server.db import jobs as _jobs  # noqa: F401
 from server.db import media as _media  # noqa: F401
