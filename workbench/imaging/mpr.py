@@ -38,7 +38,8 @@ from workbench.imaging.geometry import Vector, VolumeGeometry
 from workbench.imaging.resample import resample
 from workbench.imaging.volume import geometry_of, volume_dataarray
 
-__all__ = ["DISPLAY_ORIENTATIONS", "Plane", "axial", "coronal", "reformat", "sagittal"]
+__all__ = ["DISPLAY_ORIENTATIONS", "Plane", "aligned_axes", "axial", "coronal", "reformat",
+           "sagittal"]  # fmt: skip
 
 Plane = Literal["axial", "coronal", "sagittal"]
 
@@ -103,21 +104,12 @@ def reformat(
     if not geometry.is_regular:
         volume = resample(volume)
         geometry = geometry_of(volume)
-    row, col = (np.asarray(v) for v in DISPLAY_ORIENTATIONS[plane])
-    targets = (np.cross(row, col), col, row)  # z, y, x of the reformat
-    axes = (np.asarray(geometry.normal), np.asarray(geometry.column_cosine),
-            np.asarray(geometry.row_cosine))  # fmt: skip
-    cosines = np.asarray([[float(t @ a) for a in axes] for t in targets])
     data = volume.transpose("z", "y", "x").values
-    limit = math.cos(math.radians(max_obliquity))
-    permutation = next(
-        (p for p in itertools.permutations(range(3))
-         if all(abs(cosines[i, p[i]]) >= limit for i in range(3))), None,
-    )  # fmt: skip
-    if permutation is None:
-        values, target = _resampled(data, geometry, targets, order, fill)
+    aligned = aligned_axes(geometry, plane, max_obliquity=max_obliquity)
+    if aligned is None:
+        values, target = _resampled(data, geometry, _targets(plane), order, fill)
         return volume_dataarray(values, target, {**volume.attrs, "plane": plane})
-    signs = tuple(1 if cosines[i, permutation[i]] > 0 else -1 for i in range(3))
+    permutation, signs = aligned
     permuted, target = _permuted(data, geometry, permutation, signs)
     result = volume_dataarray(permuted, target, {**volume.attrs, "plane": plane})
     if permutation[0] != 0:  # slices cut across the acquired ones
@@ -127,6 +119,52 @@ def reformat(
             coord = volume[name].values
             result = result.assign_coords({name: ("z", coord if signs[0] > 0 else coord[::-1])})
     return result
+
+
+def aligned_axes(
+    geometry: VolumeGeometry, plane: Plane, *, max_obliquity: float = 1.0
+) -> tuple[tuple[int, int, int], tuple[int, int, int]] | None:
+    """How `plane` is cut from a volume by transposing and flipping, if it can be.
+
+    Parameters
+    ----------
+    geometry
+        The volume's geometry (voxel axes ``(slice, row, col)``).
+    plane
+        ``"axial"``, ``"coronal"`` or ``"sagittal"``.
+    max_obliquity
+        Degrees within which volume axes count as aligned with the patient axes.
+
+    Returns
+    -------
+    tuple or None
+        ``(permutation, signs)``: axis ``i`` of the reformat's ``(z, y, x)`` runs along
+        volume axis ``permutation[i]`` (0 slice, 1 row, 2 column), in the direction of
+        increasing index when ``signs[i]`` is 1, decreasing when -1. ``None`` when an
+        axis is more oblique than `max_obliquity` (:func:`reformat` then resamples).
+
+    Examples
+    --------
+    >>> from workbench.imaging.geometry import VolumeGeometry
+    >>> axial_stack = VolumeGeometry(((0.0, 0.0, 0.0), (0.0, 0.0, 2.5)), (1.0, 0.0, 0.0),
+    ...                              (0.0, 1.0, 0.0), (0.7, 0.7), 4, 4, 2.5)
+    >>> aligned_axes(axial_stack, "coronal")  # z <- rows, y <- slices reversed, x <- columns
+    ((1, 0, 2), (1, -1, 1))
+    """
+    targets = _targets(plane)
+    axes = (np.asarray(geometry.normal), np.asarray(geometry.column_cosine),
+            np.asarray(geometry.row_cosine))  # fmt: skip
+    cosines = np.asarray([[float(t @ a) for a in axes] for t in targets])
+    limit = math.cos(math.radians(max_obliquity))
+    found = next(
+        (p for p in itertools.permutations(range(3))
+         if all(abs(cosines[i, p[i]]) >= limit for i in range(3))), None,
+    )  # fmt: skip
+    if found is None:
+        return None
+    a, b, c = (int(v) for v in found)
+    sa, sb, sc = (1 if cosines[i, found[i]] > 0 else -1 for i in range(3))
+    return (a, b, c), (sa, sb, sc)
 
 
 def axial(volume: xr.DataArray, **options: Any) -> xr.DataArray:
@@ -145,6 +183,12 @@ def sagittal(volume: xr.DataArray, **options: Any) -> xr.DataArray:
 
 
 # -- helpers -------------------------------------------------------------------------
+
+
+def _targets(plane: Plane) -> tuple[npt.NDArray[Any], ...]:
+    """Directions (LPS) of the reformat's z, y and x axes for `plane`."""
+    row, col = (np.asarray(v) for v in DISPLAY_ORIENTATIONS[plane])
+    return np.cross(row, col), col, row
 
 
 def _permuted(

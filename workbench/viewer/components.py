@@ -11,8 +11,10 @@ scrolling and window/level never wait for Python.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import param
 from panel.custom import JSComponent
@@ -66,6 +68,14 @@ class ImageView(JSComponent):  # type: ignore[misc]
     headers = param.Dict(default={}, doc="""
         Extra request headers for the browser's fetches (e.g. a bearer token in a
         notebook whose page is not on the archive's origin).""")
+    orientation: param.Selector[str] = param.Selector(
+        default="acquired", objects=["acquired", "axial", "coronal", "sagittal"], doc="""
+        The images shown: as acquired, or a plane the browser cuts from the loaded stack
+        (``series["planes"]``, :class:`workbench.viewer.mpr.ReformatPlane`); ``index``
+        counts the images of that plane.""")
+    selected = param.List(default=[], doc="""
+        ``[index, row, col]`` (zero-based, of the displayed images) of the pixel the
+        reader last clicked, marked with a cross; empty when nothing is selected.""")
     force_canvas2d = param.Boolean(default=False, doc="Use the Canvas2D renderer.")
     renderer = param.String(default="", doc="Renderer in use, reported by the browser.")
     loaded = param.Integer(default=0, doc="Frames fetched so far, reported by the browser.")
@@ -73,7 +83,7 @@ class ImageView(JSComponent):  # type: ignore[misc]
     vertex_source = param.String(default="", constant=True, doc="Vertex shader (GLSL ES 3).")
     fragment_source = param.String(default="", constant=True, doc="Fragment shader.")
 
-    _esm = asset("pixels.js", "renderer.js", "image_view.js", "cine.js")
+    _esm = asset("pixels.js", "renderer.js", "image_view.js", "mpr.js", "kernel.js", "cine.js")
     _stylesheets = [asset("viewer.css")]
 
     def __init__(self, **params: object) -> None:
@@ -82,6 +92,24 @@ class ImageView(JSComponent):  # type: ignore[misc]
         params.setdefault("sizing_mode", "stretch_both")
         params.setdefault("min_height", 360)
         super().__init__(**params)
+        self.pixel_source: Callable[[Sequence[int]], bytes] | None = None
+        """For a kernel series: returns the float32 values of the frames at the given
+        display indices, one after the other (row by row, little-endian)."""
+
+    def _handle_msg(self, data: Any) -> None:
+        """Answer the browser's request for frames of a kernel series (``kernel.js``)."""
+        if not isinstance(data, dict) or data.get("type") != "frames":
+            return
+        indices = [int(k) for k in data.get("indices") or []]
+        answer: dict[str, Any] = {"type": "frames", "key": data.get("key"), "indices": indices}
+        if self.pixel_source is None:
+            answer["error"] = "this viewer has no pixels in the kernel"
+        else:
+            try:
+                answer["data"] = self.pixel_source(indices)
+            except (IndexError, ValueError) as exc:
+                answer["error"] = f"frames {indices}: {exc}"
+        self._send_msg(answer)
 
 
 class EcgView(JSComponent):  # type: ignore[misc]

@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from workbench.imaging.geometry import VolumeGeometry
 from workbench.imaging.planes import PixelSpacing
 from workbench.imaging.presets import WindowPreset
 from workbench.viewer.labels import Markers
+from workbench.viewer.mpr import ReformatPlane
 
 __all__ = ["Frame", "PixelFormat", "SeriesDisplay", "SeriesKind"]
 
@@ -57,6 +59,8 @@ class PixelFormat:
         As in the header; ``pixel_representation`` 1 means two's complement.
     planar
         Planar Configuration (0 colour-by-pixel, 1 colour-by-plane).
+    floating
+        32-bit IEEE floats (pixels sent by a notebook's kernel) rather than integers.
     """
 
     rows: int
@@ -67,6 +71,7 @@ class PixelFormat:
     bits_stored: int = 16
     pixel_representation: int = 0
     planar: int = 0
+    floating: bool = False
 
     @property
     def browser_decodes(self) -> bool:
@@ -117,6 +122,14 @@ class SeriesDisplay:
         BulkDataURI of the Encapsulated Document (PDF and other documents).
     mime_type
         MIME Type of Encapsulated Document (0042,0012).
+    planes
+        The reformatted planes the browser can cut from the stack (empty unless the
+        frames form a regular volume aligned with the patient axes).
+    source
+        Where the browser gets the pixels: ``"archive"`` (WADO-RS) or ``"kernel"``
+        (the Python process, for a notebook's own arrays).
+    geometry
+        The volume the frames stack to (slices in display order), if they do.
     """
 
     study_uid: str
@@ -139,6 +152,9 @@ class SeriesDisplay:
     warnings: tuple[str, ...] = ()
     bulkdata: str | None = None
     mime_type: str = ""
+    planes: Mapping[str, ReformatPlane] = field(default_factory=dict)
+    source: str = "archive"
+    geometry: VolumeGeometry | None = None
 
     @property
     def fps(self) -> float | None:
@@ -165,16 +181,20 @@ class SeriesDisplay:
             The DICOMweb root as the browser reaches it (same origin by default).
         """
         window = self.window
+        kernel = self.source == "kernel"
         return {
             "key": f"{self.series_uid}:{len(self.frames)}",
-            "frames": [{"url": self.frame_url(k, root), "f": f.format, "slope": f.slope,
+            "kernel": kernel,
+            "frames": [{"url": "" if kernel else self.frame_url(k, root), "f": f.format,
+                        "slope": f.slope,
                         "intercept": f.intercept, "location": f.location}
                        for k, f in enumerate(self.frames)],
             "formats": [{"rows": p.rows, "columns": p.columns, "samples": p.samples,
                          "photometric": p.photometric, "bitsAllocated": p.bits_allocated,
                          "bitsStored": p.bits_stored,
                          "signed": p.pixel_representation == 1, "planar": p.planar,
-                         "native": p.browser_decodes} for p in self.formats],
+                         "float": p.floating, "native": p.browser_decodes}
+                        for p in self.formats],
             "window": None if window is None else [window.center, window.width,
                                                    window.function],
             "units": self.units,
@@ -185,4 +205,5 @@ class SeriesDisplay:
             "markers": {"left": self.markers.left, "right": self.markers.right,
                         "top": self.markers.top, "bottom": self.markers.bottom},
             "overlay": dict(self.overlay),
+            "planes": {name: plane.to_js() for name, plane in self.planes.items()},
         }

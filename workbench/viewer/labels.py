@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 
-__all__ = ["Markers", "direction_letters", "markers_from_dataset", "overlay_text",
-           "person_name", "pretty_date", "pretty_time"]  # fmt: skip
+__all__ = ["Markers", "direction_letters", "markers_from_cosines", "markers_from_dataset",
+           "overlay_text", "person_name", "pretty_date", "pretty_time"]  # fmt: skip
 
 _LETTERS = (("L", "R"), ("P", "A"), ("H", "F"))  # (+, -) of LPS x, y, z
 
@@ -62,6 +62,21 @@ def _opposite(letters: str) -> str:
     return "".join(swap.get(c, c) for c in letters)
 
 
+def markers_from_cosines(row: Sequence[float], column: Sequence[float]) -> Markers:
+    """Return the markers of an image whose rows run along `row` and columns along `column`.
+
+    `row` is the direction (LPS) in which the column index grows, towards the right
+    edge; `column` the one in which the row index grows, towards the bottom edge.
+
+    Examples
+    --------
+    >>> markers_from_cosines((1.0, 0.0, 0.0), (0.0, 0.0, -1.0))   # a coronal image
+    Markers(left='R', right='L', top='H', bottom='F')
+    """
+    right, bottom = direction_letters(row), direction_letters(column)
+    return Markers(_opposite(right), right, _opposite(bottom), bottom)
+
+
 def markers_from_dataset(ds: Dataset) -> Markers:
     """Return the orientation markers of an image.
 
@@ -84,8 +99,7 @@ def markers_from_dataset(ds: Dataset) -> Markers:
         except (TypeError, ValueError):
             values = []
         if values:
-            right, bottom = direction_letters(values[:3]), direction_letters(values[3:])
-            return Markers(_opposite(right), right, _opposite(bottom), bottom)
+            return markers_from_cosines(values[:3], values[3:])
     orientation = ds.get("PatientOrientation")
     if orientation is not None and len(orientation) == 2:
         right, bottom = (str(v).strip().upper() for v in orientation)

@@ -26,11 +26,13 @@ from workbench.dicom.frames import number_of_frames
 from workbench.dicom.json_model import json_to_dataset
 from workbench.errors import WorkbenchError
 from workbench.imaging.cine import frame_times
+from workbench.imaging.geometry import VolumeGeometry
 from workbench.imaging.lut import modality_units, rescale_from_dataset, window_from_dataset
 from workbench.imaging.planes import pixel_spacing, plane_geometry, stack_planes
 from workbench.imaging.presets import WindowPreset, dataset_presets, presets_for
 from workbench.viewer.display import Frame, PixelFormat, SeriesDisplay, SeriesKind
 from workbench.viewer.labels import markers_from_dataset, overlay_text
+from workbench.viewer.mpr import reformat_planes
 
 __all__ = ["ENCAPSULATED_PDF", "Frame", "PixelFormat", "SeriesDisplay", "SeriesKind",
            "describe_series"]  # fmt: skip
@@ -86,8 +88,10 @@ def _instance_number(ds: Dataset) -> int:
         return 0
 
 
-def _image_frames(datasets: Sequence[Dataset]) -> tuple[list[Frame], list[PixelFormat], list[str]]:
-    """Frames of the image instances in display order, their formats, and warnings."""
+def _image_frames(datasets: Sequence[Dataset]
+                  ) -> tuple[list[Frame], list[PixelFormat], list[str], VolumeGeometry | None]:
+    """Frames of the image instances in display order, their formats, warnings, and
+    the volume they stack to (None when they do not)."""
     formats: list[PixelFormat] = []
     entries: list[tuple[Dataset, int, Frame]] = []
     for ds in sorted(datasets, key=lambda d: (_instance_number(d), str(d.SOPInstanceUID))):
@@ -102,9 +106,9 @@ def _image_frames(datasets: Sequence[Dataset]) -> tuple[list[Frame], list[PixelF
         planes = [plane_geometry(ds, number) for ds, number, _ in entries]
         geometry, order = stack_planes(planes)
     except (WorkbenchError, ValueError, AttributeError):
-        return [frame for _, _, frame in entries], formats, []
+        return [frame for _, _, frame in entries], formats, [], None
     if len(entries) > 1 and len({p.origin for p in planes}) < len(planes):
-        return [frame for _, _, frame in entries], formats, []
+        return [frame for _, _, frame in entries], formats, [], None
     normal = np.asarray(geometry.normal)
     frames = []
     for k in order:
@@ -112,7 +116,7 @@ def _image_frames(datasets: Sequence[Dataset]) -> tuple[list[Frame], list[PixelF
         location = float(np.asarray(planes[k].origin) @ normal)
         frames.append(Frame(frame.sop_uid, frame.number, frame.format, frame.slope,
                             frame.intercept, round(location, 3)))
-    return frames, formats, list(geometry.warnings)
+    return frames, formats, list(geometry.warnings), geometry
 
 
 def describe_series(metadata: Sequence[Mapping[str, Any]]) -> SeriesDisplay:
@@ -166,7 +170,10 @@ def describe_series(metadata: Sequence[Mapping[str, Any]]) -> SeriesDisplay:
     if kind in (SeriesKind.WAVEFORM, SeriesKind.OTHER):
         return SeriesDisplay(**common, frames=tuple(Frame(str(ds.SOPInstanceUID), 1)
                                                      for ds in chosen))
-    ordered, formats, warnings = _image_frames(chosen)
+    ordered, formats, warnings, geometry = _image_frames(chosen)
+    planes = {}
+    if geometry is not None and len(formats) == 1 and formats[0].samples == 1:
+        planes = reformat_planes(geometry)
     found = window_from_dataset(first)
     window = None if found is None else WindowPreset("dataset", *found)
     named = dataset_presets(first) + presets_for(common["modality"])
@@ -178,5 +185,5 @@ def describe_series(metadata: Sequence[Mapping[str, Any]]) -> SeriesDisplay:
         slice_thickness=float(thickness) if thickness not in (None, "") else None,
         frame_times=None if times is None else tuple(float(t) for t in times),
         frame_time_source=source, markers=markers_from_dataset(first),
-        warnings=tuple(warnings))
+        warnings=tuple(warnings), planes=planes, geometry=geometry)
 

@@ -8,18 +8,23 @@ both ways, so what the reader does in the browser shows up here.
 
 Index conventions: ``slice`` is zero-based in the display order of
 :class:`~workbench.viewer.series.SeriesDisplay` (by position along the slice normal
-for stacks, by frame for cine loops); windows are in modality units (HU for CT).
+for stacks, by frame for cine loops), or of the reformatted plane shown
+(``orientation``, :class:`~workbench.viewer.mpr.ReformatPlane`); ``selection`` is a
+voxel ``(slice, row, col)`` of the acquired stack whatever the plane shown; windows
+are in modality units (HU for CT).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import panel as pn
 import param
 
 from workbench.imaging.presets import WindowPreset
 from workbench.viewer.components import ImageView
+from workbench.viewer.mpr import ReformatPlane
 from workbench.viewer.series import SeriesDisplay, SeriesKind
 
 __all__ = ["CineViewer", "SliceViewer", "link_params"]
@@ -84,6 +89,15 @@ class SliceViewer(param.Parameterized):
     tool: param.Selector[str] = param.Selector(
         default="window", objects=["window", "pan", "zoom", "scroll"], doc="""
         What dragging with the left mouse button does.""")
+    orientation: param.Selector[str] = param.Selector(
+        default="acquired", objects=["acquired"], doc="""
+        The images shown: ``"acquired"``, or ``"axial"``, ``"coronal"``, ``"sagittal"``
+        cut by the browser from a stack that forms a regular volume (``series.planes``).
+        Choosing a plane shows its middle image (or the one holding ``selection``).""")
+    selection = param.Tuple(default=None, allow_None=True, length=3, doc="""
+        ``(slice, row, col)``, zero-based, of the acquired stack: the pixel the reader
+        last clicked (a click without dragging), marked with a cross. Setting it shows
+        that pixel's image in the current plane.""")
     dicomweb_root = param.String(default="/dicom-web", doc="""
         The DICOMweb root as the browser reaches it (same origin by default).""")
     headers = param.Dict(default={}, doc="Extra request headers for the browser's fetches.")
@@ -97,6 +111,10 @@ class SliceViewer(param.Parameterized):
         link_params(self, self.view, self._links)
         self.param.watch(self._series_changed, "series")
         self.param.watch(self._preset_chosen, "preset")
+        self.param.watch(self._orientation_chosen, "orientation")
+        self.param.watch(self._selection_set, "selection")
+        self.view.param.watch(self._selected_in_browser, "selected")
+        self._acquired_slice = 0
         self.param.watch(lambda e: setattr(self.view, "headers", e.new), "headers")
         if self.series is not None:
             self._show(self.series)
@@ -109,8 +127,73 @@ class SliceViewer(param.Parameterized):
 
     @property
     def count(self) -> int:
-        """Number of images in the series."""
-        return 0 if self.series is None else len(self.series.frames)
+        """Number of images in the series, or in the plane shown."""
+        return self._count(self.orientation)
+
+    @property
+    def plane(self) -> ReformatPlane | None:
+        """The reformatted plane shown (None: the acquired images)."""
+        if self.series is None:
+            return None
+        return self.series.planes.get(self.orientation)
+
+    @property
+    def selection_mm(self) -> tuple[float, float, float] | None:
+        """Patient coordinates (LPS, mm) of ``selection``; None without a selection or
+        when the series does not form a volume."""
+        if self.selection is None or self.series is None or self.series.geometry is None:
+            return None
+        x, y, z = (float(v) for v in self.series.geometry.voxel_to_patient(
+            np.asarray(self.selection, dtype=np.float64)))
+        return x, y, z
+
+    def _count(self, orientation: str) -> int:
+        if self.series is None:
+            return 0
+        plane = self.series.planes.get(orientation)
+        return plane.shape[0] if plane is not None else len(self.series.frames)
+
+    def _displayed(self, voxel: tuple[int, int, int] | None,
+                   orientation: str) -> tuple[int, int, int] | None:
+        """``voxel`` of the acquired stack as ``(index, row, col)`` of `orientation`."""
+        plane = None if self.series is None else self.series.planes.get(orientation)
+        if voxel is None or plane is None:
+            return voxel
+        return plane.from_volume(voxel)
+
+    def _orientation_chosen(self, event: param.parameterized.Event) -> None:
+        if event.old == "acquired":
+            self._acquired_slice = self.slice
+        count = self._count(event.new)
+        self.param.slice.bounds = (0, max(0, count - 1))
+        shown = self._displayed(self.selection, event.new)
+        if shown is not None:
+            index = shown[0]
+        elif event.new == "acquired":
+            index = min(self._acquired_slice, max(0, count - 1))
+        else:
+            index = count // 2
+        self.view.param.update(orientation=event.new, index=index,
+                               selected=[] if shown is None else list(shown))
+        self.slice = index
+
+    def _selection_set(self, event: param.parameterized.Event) -> None:
+        shown = self._displayed(event.new, self.orientation)
+        if shown is None:
+            self.view.selected = []
+            return
+        if not 0 <= shown[0] < self.count:
+            raise ValueError(f"selection {event.new} lies outside the series")
+        self.view.selected = list(shown)
+        self.slice = shown[0]
+
+    def _selected_in_browser(self, event: param.parameterized.Event) -> None:
+        if len(event.new) != 3:
+            self.selection = None
+            return
+        index, row, col = (int(v) for v in event.new)
+        plane = self.plane
+        self.selection = (index, row, col) if plane is None else plane.to_volume((index, row, col))
 
     def _series_changed(self, event: param.parameterized.Event) -> None:
         if event.new is not None:
@@ -119,14 +202,17 @@ class SliceViewer(param.Parameterized):
     def _show(self, series: SeriesDisplay) -> None:
         names = [""] + [p.name for p in series.presets]
         self.param.preset.objects = list(dict.fromkeys(names))
+        self.param.orientation.objects = ["acquired", *series.planes]
         self.param.slice.bounds = (0, max(0, len(series.frames) - 1))
         window = series.window
-        initial = {"slice": 0, "preset": "", "zoom": 1.0,
+        initial = {"slice": 0, "preset": "", "zoom": 1.0, "orientation": "acquired",
+                   "selection": None,
                    "window": None if window is None else window.width,
                    "level": None if window is None else window.center}
+        self._acquired_slice = 0
         self.view.param.update(series=series.to_js(self.dicomweb_root), index=0,
                                voi_function="LINEAR" if window is None else window.function,
-                               pan_x=0.0, pan_y=0.0)
+                               pan_x=0.0, pan_y=0.0, orientation="acquired", selected=[])
         self.param.update(initial)
 
     def _preset_chosen(self, event: param.parameterized.Event) -> None:
@@ -148,7 +234,16 @@ class SliceViewer(param.Parameterized):
     def _controls(self) -> list[Any]:
         reset = pn.widgets.Button(label="Reset", color="light", width=80)
         reset.on_click(lambda _: self.reset())
+        planes = pn.widgets.RadioButtonGroup.from_param(
+            self.param.orientation, label="Plane", color="light", css_classes=["wb-planes"],
+            visible=len(self.param.orientation.objects or []) > 1)
+
+        def offer_planes(_: param.parameterized.Event) -> None:
+            planes.visible = len(self.param.orientation.objects or []) > 1
+
+        self.param.watch(offer_planes, "series")
         return [
+            planes,
             pn.widgets.Select.from_param(self.param.preset, label="Window preset", width=150),
             pn.widgets.RadioButtonGroup.from_param(self.param.tool, label="Left button",
                                                    color="light"),

@@ -3,6 +3,9 @@
 // Python; the model's parameters follow (index, window_center, window_width, zoom, ...).
 // Display indices are zero-based into series.frames; the archive's frame numbers are
 // one-based. Text from DICOM headers is put into the page with textContent only.
+// `orientation` other than "acquired" shows a plane cut from the loaded stack (mpr.js);
+// `index` then counts that plane's images. A kernel series (a notebook's own array) is
+// fetched from Python with model.send_msg instead of WADO-RS (kernel.js).
 
 const BATCH = 16;          // frames of one instance per request
 const PARALLEL = 4;        // requests in flight
@@ -37,6 +40,8 @@ class Viewport {
     for (const corner of ["tl", "tr", "bl", "br"]) this.corners[corner] = element("div", "wb-corner wb-" + corner, this.root);
     this.marks = {};
     for (const side of ["left", "right", "top", "bottom"]) this.marks[side] = element("div", "wb-marker wb-marker-" + side, this.root);
+    this.cross = element("div", "wb-cross", this.root);
+    this.cross.hidden = true;
     this.scaleBar = element("div", "wb-scalebar", this.root);
     this.scaleLabel = element("span", "", this.scaleBar);
     this.slider = element("input", "wb-slider", this.root);
@@ -97,6 +102,41 @@ class Viewport {
   }
   get frames() { return this.series.frames || []; }
 
+  // The reformatted plane shown, or null for the acquired images.
+  get plane() {
+    const o = this.model.orientation;
+    return (o && o !== "acquired" && (this.series.planes || {})[o]) || null;
+  }
+
+  count() { const p = this.plane; return p ? p.shape[0] : this.frames.length; }
+
+  // Rescale and location of displayed image `index` (a plane's images hold modality values).
+  info(index) {
+    const p = this.plane;
+    if (!p) return this.frames[index];
+    return index >= 0 && index < p.shape[0]
+      ? {f: 0, slope: 1, intercept: 0, location: p.first + index * p.step} : undefined;
+  }
+
+  image(index) { return this.plane ? this.reformatted(index) : this.cache.get(index); }
+
+  // [mm between rows, mm between columns, source] of the displayed images.
+  spacing() {
+    const s = this.series.spacing || [1, 1, ""], p = this.plane;
+    return p ? [p.spacing[1], p.spacing[2], s[2]] : s;
+  }
+
+  // Count, slider and orientation letters of the displayed images.
+  arrange() {
+    const n = this.count();
+    this.root.dataset.count = String(n);
+    this.root.dataset.orientation = this.plane ? this.model.orientation : "acquired";
+    this.slider.max = Math.max(0, n - 1);
+    this.slider.hidden = n < 2;
+    const marks = (this.plane || this.series).markers || {};
+    for (const side of Object.keys(this.marks)) this.marks[side].textContent = marks[side] || "";
+  }
+
   // -- loading ---------------------------------------------------------------------------
   setSeries() {
     if (this.controller) this.controller.abort();
@@ -104,15 +144,12 @@ class Viewport {
     this.cache.clear();
     this.pending.clear();
     this.shown = 0;
+    this.mpr = null;
     this.root.dataset.loaded = "0";
-    this.root.dataset.count = String(this.frames.length);
-    this.slider.max = Math.max(0, this.frames.length - 1);
-    this.slider.hidden = this.frames.length < 2;
+    this.arrange();
     const s = this.series;
     setLines(this.corners.tl, (s.overlay || {}).top_left || []);
     setLines(this.corners.tr, (s.overlay || {}).top_right || []);
-    const marks = s.markers || {};
-    for (const side of Object.keys(this.marks)) this.marks[side].textContent = marks[side] || "";
     this.pump();
     this.requestDraw();
   }
@@ -131,7 +168,7 @@ class Viewport {
   }
 
   nextMissing() {
-    const n = this.frames.length, at = this.current;
+    const n = this.frames.length, at = this.plane ? Math.floor(n / 2) : this.current;
     for (let d = 0; d < n; d++) {
       for (const k of [at + d, at - d]) {
         if (k >= 0 && k < n && !this.cache.has(k) && !this.pending.has(k)) return k;
@@ -141,6 +178,7 @@ class Viewport {
   }
 
   pump() {
+    if (this.series.kernel) { this.pumpKernel(); return; }
     const signal = this.controller.signal;
     while (this.pending.size < PARALLEL * BATCH) {
       const index = this.nextMissing();
@@ -166,8 +204,8 @@ class Viewport {
     batch.forEach((k, i) => { this.pending.delete(k); this.cache.set(k, decoded[i]); });
     this.root.dataset.loaded = String(this.cache.size);
     if (this.cache.size === this.frames.length || this.cache.size % 16 === 0) this.model.loaded = this.cache.size;
-    if (this.get("window_width") == null && this.cache.has(this.current)) this.autoWindow();
-    if (batch.includes(this.current) || !this.frameShown) this.requestDraw();
+    if (this.get("window_width") == null && this.image(this.current)) this.autoWindow();
+    if (this.plane || batch.includes(this.current) || !this.frameShown) this.requestDraw();
     this.pump();
   }
 
@@ -179,8 +217,8 @@ class Viewport {
   }
 
   autoWindow() {
-    const f = this.frames[this.current];
-    const [center, width] = autoWindow(this.cache.get(this.current), f.slope, f.intercept);
+    const f = this.info(this.current);
+    const [center, width] = autoWindow(this.image(this.current), f.slope, f.intercept);
     this.model.window_center = round(center);
     this.model.window_width = Math.max(1, round(width));
   }
@@ -205,7 +243,7 @@ class Viewport {
 
   // Clip-space half sizes of the image: fitted with its physical aspect ratio, then zoomed.
   placement(frame) {
-    const [rowMm, colMm] = this.series.spacing || [1, 1];
+    const [rowMm, colMm] = this.spacing();
     const width = frame.columns * colMm, height = frame.rows * rowMm;
     const cw = this.canvas.width, ch = this.canvas.height;
     const fit = Math.min(cw / width, ch / height);
@@ -217,8 +255,8 @@ class Viewport {
 
   draw() {
     const started = performance.now();
-    const m = this.model, index = this.current, info = this.frames[index];
-    const frame = this.cache.get(index);
+    const m = this.model, index = this.current, info = this.info(index);
+    const frame = this.image(index);
     const fmt = info ? this.series.formats[info.f] : null;
     const monochrome1 = fmt && fmt.photometric === "MONOCHROME1";
     let view = null;
@@ -230,6 +268,8 @@ class Viewport {
               invert: Boolean(m.invert) !== Boolean(monochrome1), scale: p.scale,
               offset: p.offset, smooth: m.smooth};
       this.mmPerPixel = p.mmPerCanvasPixel;
+      // Drawn size in canvas pixels (the image's physical aspect ratio at zoom 1).
+      this.root.dataset.imageSize = `${Math.round(p.scale[0] * this.canvas.width)}x${Math.round(p.scale[1] * this.canvas.height)}`;
     }
     this.renderer.draw(frame || null, view);
     this.frameShown = Boolean(frame);
@@ -238,25 +278,41 @@ class Viewport {
     this.root.dataset.drawn = frame ? String(index) : "";
     this.slider.value = index;
     this.texts(frame, info);
+    this.placeCross(frame);
+  }
+
+  // The selected point (model.selected = [index, row, col] of the displayed images).
+  placeCross(frame) {
+    const sel = this.model.selected || [];
+    const show = frame && sel.length === 3 && sel[0] === this.current;
+    this.cross.hidden = !show;
+    if (!show) return;
+    const p = this.placement(frame);
+    const x = p.offset[0] + (2 * (sel[2] + 0.5) / frame.columns - 1) * p.scale[0];
+    const y = p.offset[1] + (1 - 2 * (sel[1] + 0.5) / frame.rows) * p.scale[1];
+    this.cross.style.left = `${(x + 1) / 2 * this.root.clientWidth}px`;
+    this.cross.style.top = `${(1 - y) / 2 * this.root.clientHeight}px`;
   }
 
   texts(frame, info) {
-    const m = this.model, s = this.series, n = this.frames.length;
+    const m = this.model, s = this.series, n = this.count();
     const center = this.get("window_center"), width = this.get("window_width");
     const unitsLabel = s.units ? " " + s.units : "";
     const native = frame && frame.kind !== "bitmap";
     const wl = native && width != null
       ? `W ${round(width)} L ${round(center)}${m.invert ? " (inverted)" : ""}` : "";
     const lines = [n ? `Im ${this.current + 1}/${n}` : "", wl, `Zoom ${round(this.get("zoom") || 1)}x`];
-    if (this.cursor && frame && frame.kind === "grey") {
+    if (this.cursor && frame && frame.kind === "grey" && this.cursor.row < frame.rows
+        && this.cursor.col < frame.columns) {
       const {row, col} = this.cursor;
       const value = frame.values[row * frame.columns + col] * info.slope + info.intercept;
       lines.push(`(${col}, ${row}): ${round(value)}${unitsLabel}`);
     }
     if (frame && !native) lines.push("rendered by the archive");
+    if (this.plane) lines.push(this.model.orientation[0].toUpperCase() + this.model.orientation.slice(1));
     setLines(this.corners.bl, lines);
     this.root.dataset.wl = wl;
-    const [rowMm, colMm, source] = s.spacing || [1, 1, ""];
+    const [rowMm, colMm, source] = this.spacing();
     const right = [];
     if (info && info.location != null) right.push(`Loc ${round(info.location)} mm`);
     if (s.thickness) right.push(`Thk ${round(s.thickness)} mm`);
@@ -279,7 +335,7 @@ class Viewport {
 
   // -- interaction -----------------------------------------------------------------------
   go(index) {
-    const n = this.frames.length;
+    const n = this.count();
     if (!n) return;
     const next = Math.min(n - 1, Math.max(0, index));
     if (next === this.current) return;
@@ -290,7 +346,7 @@ class Viewport {
   }
 
   imagePixel(event) {
-    const frame = this.cache.get(this.current);
+    const frame = this.image(this.current);
     if (!frame) return null;
     const rect = this.canvas.getBoundingClientRect();
     const p = this.placement(frame);
@@ -339,10 +395,11 @@ class Viewport {
       if (event.target === this.slider) return;
       root.focus();
       if (m.playing) m.playing = false;
-      const frame = this.cache.get(this.current);
+      const frame = this.image(this.current);
       const tool = event.button === 1 ? "pan" : event.button === 2 ? "zoom" : m.tool;
-      const range = frame ? Math.max(1, (frame.max - frame.min) * Math.abs(this.frames[this.current].slope || 1)) : 256;
+      const range = frame ? Math.max(1, (frame.max - frame.min) * Math.abs(this.info(this.current).slope || 1)) : 256;
       this.pointer = {action: tool, x: event.clientX, y: event.clientY, range, index: this.current,
+                      button: event.button, time: performance.now(),
                       width: this.get("window_width") ?? 256, center: this.get("window_center") ?? 127.5,
                       zoom: this.get("zoom") || 1, panX: this.get("pan_x") || 0, panY: this.get("pan_y") || 0};
       canvas().setPointerCapture(event.pointerId);
@@ -350,15 +407,24 @@ class Viewport {
     root.addEventListener("pointermove", (event) => {
       if (this.pointer) { this.drag(event); return; }
       this.cursor = this.imagePixel(event);
-      this.texts(this.cache.get(this.current), this.frames[this.current]);
+      this.texts(this.image(this.current), this.info(this.current));
     });
     const release = () => { if (this.pointer) { this.pointer = null; this.flush(); } };
-    root.addEventListener("pointerup", release);
+    root.addEventListener("pointerup", (event) => {
+      const p = this.pointer;
+      // A left click that did not drag selects the pixel under it.
+      if (p && p.button === 0 && Math.hypot(event.clientX - p.x, event.clientY - p.y) < 4
+          && performance.now() - p.time < 600) {
+        const pixel = this.imagePixel(event);
+        if (pixel) { m.selected = [this.current, pixel.row, pixel.col]; this.requestDraw(); }
+      }
+      release();
+    });
     root.addEventListener("pointercancel", release);
     root.addEventListener("pointerleave", () => { this.cursor = null; });
     root.addEventListener("dblclick", () => { m.zoom = 1; m.pan_x = 0; m.pan_y = 0; this.requestDraw(); });
     root.addEventListener("keydown", (event) => {
-      const n = this.frames.length;
+      const n = this.count();
       const moves = {ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1,
                      PageDown: 10, PageUp: -10, Home: -n, End: n};
       if (event.key in moves) {
@@ -376,20 +442,29 @@ class Viewport {
 
   // The model changed (from Python, or from this view through set()/flush()).
   changed(name) {
-    if (name === "series") { this.current = Math.min(this.model.index, Math.max(0, this.frames.length - 1)); this.setSeries(); return; }
+    if (name === "series") { this.current = Math.min(this.model.index, Math.max(0, this.count() - 1)); this.setSeries(); return; }
+    if (name === "orientation") {
+      this.current = Math.min(this.model.index, Math.max(0, this.count() - 1));
+      this.mpr = null;
+      this.cursor = null;
+      this.arrange();
+      this.pump();
+    }
     if (name === "index" && !this.playing) { this.current = this.model.index; this.pump(); }
     if (name === "playing") { if (this.model.playing) this.play(); return; }
-    if (name === "window_width" && this.model.window_width == null && this.cache.has(this.current)) this.autoWindow();
+    if (name === "window_width" && this.model.window_width == null && this.image(this.current)) this.autoWindow();
     this.requestDraw();
   }
 }
 
 const WATCHED = ["series", "index", "window_center", "window_width", "voi_function", "invert",
-                 "zoom", "pan_x", "pan_y", "smooth", "playing", "speed", "loop", "tool"];
+                 "zoom", "pan_x", "pan_y", "smooth", "playing", "speed", "loop", "tool",
+                 "orientation", "selected"];
 
 export function render({ model, el }) {
   const view = new Viewport(model, el);
   for (const name of WATCHED) model.on(name, () => view.changed(name));
+  model.on("msg:custom", (message) => view.received(message));
   model.on("remove", () => { if (view.controller) view.controller.abort(); });
   if (model.playing) view.play();
 }

@@ -73,10 +73,22 @@ function storedValues(buffer, fmt) {
   return new Type(buffer, 0, n);
 }
 
-// Native grey frame -> Float32Array of stored values (unused high bits cleared or
+// Float frame (kernel) -> its values. Native grey frame -> Float32Array of stored values (unused high bits cleared or
 // sign-extended, PS3.5 8.1.1), with its range. Colour -> RGB bytes, colour-by-pixel.
 export function decodeFrame(buffer, fmt) {
   const n = fmt.rows * fmt.columns;
+  if (fmt.float) {
+    // 32-bit floats from a notebook's kernel: modality values already.
+    if (buffer.byteLength < n * 4) throw new Error(`frame has ${buffer.byteLength} bytes, expected ${n * 4}`);
+    const values = new Float32Array(buffer, 0, n);
+    let min = Infinity, max = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    return {kind: "grey", values, rows: fmt.rows, columns: fmt.columns, min, max};
+  }
   if (fmt.samples === 1) {
     const raw = storedValues(buffer, fmt);
     const values = new Float32Array(n);
