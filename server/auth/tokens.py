@@ -157,6 +157,8 @@ class GenerationReader:
             fairy = self.engine.raw_connection()
             fairy.detach()  # ours for the thread's life, not the pool's
             raw = fairy.dbapi_connection
+            if raw is None:
+                raise RuntimeError("the database driver gave no connection")
             if self.engine.dialect.name == "postgresql":
                 raw.autocommit = True
             self._local.connection = raw
