@@ -89,7 +89,7 @@ def build_services(settings: Settings) -> Services:
     store = open_store(settings, "blobs")
     events = EventBus()
     charges = LedgerHandlers(engine, load_prices(settings))
-    events.subscribe(INSTANCE_STORED, charges.on_instance_stored)
+    events.subscribe_batch(INSTANCE_STORED, charges.on_instances_stored)
     events.subscribe(MEDIA_STORED, charges.on_media_stored)
     events.subscribe(REPORT_CREATED, charges.toolset_handler(ToolsetFeature.REPORT))
     events.subscribe(DICTATION_STORED, charges.toolset_handler(ToolsetFeature.DICTATION))
@@ -169,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             services.ingestor.close()
             services.events.close()
             services.audit.close()
+            services.credentials.close()
             services.engine.dispose()
 
     app = FastAPI(title="workbench archive", version=workbench.__version__, lifespan=lifespan,

@@ -132,6 +132,77 @@ def principal_for_user(conn: Connection, user_pk: int, *, scopes: frozenset[str]
         via=via, csrf_token=csrf_token)
 
 
+GENERATION_SQL = "SELECT generation FROM auth_state WHERE pk = 1"
+
+
+class GenerationReader:
+    """Read ``auth_state.generation`` as cheaply as the database allows.
+
+    Every request asks, so this skips the connection pool and SQLAlchemy: each thread
+    keeps one DB-API connection of its own, detached from the pool and in autocommit, so
+    each read sees the latest committed value (SQLite in WAL mode without a transaction;
+    PostgreSQL in autocommit). About 10 microseconds on SQLite instead of ~0.4 ms through
+    a pooled SQLAlchemy connection. A connection that fails is dropped and reopened once.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+        self._opened: list[Any] = []
+        self._opened_lock = threading.Lock()
+
+    def _connection(self) -> Any:
+        raw = getattr(self._local, "connection", None)
+        if raw is None:
+            fairy = self.engine.raw_connection()
+            fairy.detach()  # ours for the thread's life, not the pool's
+            raw = fairy.dbapi_connection
+            if raw is None:
+                raise RuntimeError("the database driver gave no connection")
+            if self.engine.dialect.name == "postgresql":
+                raw.autocommit = True
+            self._local.connection = raw
+            with self._opened_lock:
+                self._opened.append(raw)
+        return raw
+
+    def close(self) -> None:
+        """Close every thread's connection (at shutdown)."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for raw in opened:
+            try:
+                raw.close()
+            except Exception:  # closing from another thread may be refused; it goes anyway
+                pass
+        self._local = threading.local()
+
+    def read(self) -> int:
+        """The current generation (0 when the row is missing)."""
+        for attempt in (1, 2):
+            raw = self._connection()
+            try:
+                cursor = raw.cursor()
+                try:
+                    cursor.execute(GENERATION_SQL)
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+                return int(row[0]) if row and row[0] is not None else 0
+            except Exception:
+                self._local.connection = None
+                with self._opened_lock:
+                    if raw in self._opened:
+                        self._opened.remove(raw)
+                try:
+                    raw.close()
+                except Exception:  # already broken
+                    pass
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+
 class CredentialCache:
     """Resolve bearer tokens and session cookies, caching per process and generation."""
 
@@ -140,13 +211,18 @@ class CredentialCache:
         self._lock = threading.Lock()
         self._generation = -1
         self._known: dict[str, tuple[Principal, datetime | None]] = {}
+        self._reader = GenerationReader(engine)
 
-    def _fresh(self, conn: Connection) -> None:
-        generation = conn.execute(select(auth_state.c.generation)).scalar() or 0
+    def close(self) -> None:
+        """Release the connections the generation reads use."""
+        self._reader.close()
+
+    def _fresh(self) -> None:
+        generation = self._reader.read()
         with self._lock:
             if generation != self._generation:
                 self._known.clear()
-                self._generation = int(generation)
+                self._generation = generation
 
     def bearer(self, token: str) -> Principal | None:
         """The principal holding an API token or upload key; None if unknown or expired."""
@@ -158,16 +234,16 @@ class CredentialCache:
 
     def _resolve(self, key: str, load: Any) -> Principal | None:
         now = now_utc()
-        with self.engine.connect() as conn:
-            self._fresh(conn)
-            cached = self._known.get(key)
-            if cached is None:
+        self._fresh()
+        cached = self._known.get(key)
+        if cached is None:
+            with self.engine.connect() as conn:
                 loaded = load(conn, key[2:], now)
-                if loaded is None:
-                    return None
-                cached = loaded
-                with self._lock:
-                    self._known[key] = cached
+            if loaded is None:
+                return None
+            cached = loaded
+            with self._lock:
+                self._known[key] = cached
         principal, expires = cached
         if expires is not None and expires <= now:
             return None

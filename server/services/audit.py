@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from queue import Queue
+from queue import Empty, Queue
 
 from sqlalchemy import Connection, Engine, insert, select
 
@@ -32,6 +33,8 @@ from server.db.audit import audit_events
 from server.db.engine import write_transaction
 
 GENESIS = "0" * 64
+LINGER_S = 0.02
+"""How long the writer waits for more events before it writes a batch nobody waits on."""
 REMOTE: ContextVar[str] = ContextVar("audit_remote", default="")
 """The client address of the request being served (set by the audit middleware)."""
 CHAINED = ("at", "actor_user_pk", "actor_account_pk", "actor", "action", "resource",
@@ -97,12 +100,22 @@ class AuditLog:
                 return
             batch = [first]
             stop = False
-            while not self._queue.empty() and len(batch) < 500:
-                nxt = self._queue.get_nowait()
+            # Linger a little for more events unless someone waits: one write transaction
+            # per burst of requests, not per request (each one takes the index's write lock).
+            deadline = time.monotonic() + (0.0 if first[1] is not None else LINGER_S)
+            while len(batch) < 500:
+                remaining = deadline - time.monotonic()
+                try:
+                    nxt = (self._queue.get(timeout=remaining) if remaining > 0
+                           else self._queue.get_nowait())
+                except Empty:
+                    break
                 if nxt is None:
                     stop = True
                     break
                 batch.append(nxt)
+                if nxt[1] is not None:
+                    deadline = 0.0
             events = [e for e, _ in batch if e.action != "flush"]
             try:
                 if events:

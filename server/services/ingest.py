@@ -59,6 +59,7 @@ class Pending:
     placement: Placement = field(default_factory=Placement)
 
 
+MEMORY_PART_BYTES = 4 << 20  # parts up to this size are held, then written at once
 HEAD_KEEP = 65536  # first bytes of a part kept in memory (the header, for most instances)
 TAIL_KEEP = 65536  # last bytes kept (where an encapsulated value's delimiter is)
 
@@ -78,20 +79,25 @@ class PartSummary:
 
 
 class PartBuffer:
-    """One multipart part as it arrives, written straight into its blob file.
+    """One multipart part as it arrives.
 
-    Each received chunk goes, in order, to the blob file and the running SHA-256 on the
+    A part stays in memory while it is small (up to ``MEMORY_PART_BYTES``, what most
+    instances are): when it ends it is written and inspected like any instance held in
+    memory (:meth:`Ingestor.start`), two thread hand-offs in all. A larger part streams:
+    each received chunk goes, in order, to the blob file and the running SHA-256 on the
     part's I/O lane thread, so the event loop only parses the multipart framing and when
-    the part ends only the sync remains. Only the first and last 64 KiB stay in memory.
-    Once the first 64 KiB are in, the header is parsed on a CPU thread while the rest
-    still arrives; a part whose header does not fit is parsed from its file.
+    the part ends only the sync remains. Then only the first and last 64 KiB stay in
+    memory; once the first 64 KiB are in, the header is parsed on a CPU thread while the
+    rest still arrives, and a part whose header does not fit is parsed from its file.
     """
 
     def __init__(self, ingestor: Ingestor, placement: Placement) -> None:
         self.ingestor = ingestor
         self.placement = placement
         self.key = ingestor.store.new_key(tag=placement.tag)
-        self.lane = ingestor.lane()
+        self.lane: ThreadPoolExecutor | None = None  # once the part streams to its file
+        self.held: list[bytes] | None = []  # the part while it is small
+        self.held_size = 0
         self.waiting = bytearray()  # until 132 bytes decide about the preamble
         self.begun = False
         self.head = bytearray()
@@ -104,6 +110,19 @@ class PartBuffer:
 
     def write(self, data: bytes) -> None:
         """Append received bytes."""
+        if self.held is not None:
+            self.held.append(data)
+            self.held_size += len(data)
+            if self.held_size <= MEMORY_PART_BYTES:
+                return
+            held, self.held = self.held, None  # too large: stream from here on
+            self.lane = self.ingestor.lane()
+            for chunk in held:
+                self._receive(chunk)
+            return
+        self._receive(data)
+
+    def _receive(self, data: bytes) -> None:
         if not self.begun:
             if self.waiting or len(data) < 132:
                 self.waiting += data
@@ -118,6 +137,7 @@ class PartBuffer:
     def _append(self, chunk: bytes) -> None:
         if not chunk:
             return
+        assert self.lane is not None
         self.lane.submit(self._store_chunk, chunk)
         self.size += len(chunk)
         if len(self.head) < HEAD_KEEP:
@@ -168,6 +188,12 @@ class PartBuffer:
 
     def finish(self, expected_study: str | None) -> Pending:
         """The part is complete: have it inspected and indexed."""
+        if self.held is not None:
+            data = b"".join(self.held)
+            self.held = None
+            return self.ingestor.start(data, expected_study=expected_study,
+                                       placement=self.placement, key=self.key)
+        assert self.lane is not None
         if not self.begun:
             self.begun = True
             self._append(bytes(self.waiting))
@@ -179,6 +205,9 @@ class PartBuffer:
 
     def abandon(self) -> None:
         """The request failed before the part was complete: remove what was written."""
+        self.held = None
+        if self.lane is None:
+            return  # nothing was written
         self.lane.submit(self._close).result()
         self.ingestor.store.delete(self.key)
 
@@ -310,7 +339,7 @@ class Ingestor:
         return _Probe(parsed, meta, metadata)
 
     def start(self, data: bytes, *, expected_study: str | None = None,
-              placement: Placement | None = None) -> Pending:
+              placement: Placement | None = None, key: str | None = None) -> Pending:
         """Begin storing one instance held in memory (demo loader, CLI, tests).
 
         Parameters
@@ -321,9 +350,11 @@ class Ingestor:
             The study UID of a ``POST /studies/{study}``: instances of another study fail.
         placement
             Where the instance belongs (default: the local account, trusted).
+        key
+            The blob key to write (default: a fresh one).
         """
         placement = placement or Placement()
-        key = self.store.new_key(tag=placement.tag)
+        key = key or self.store.new_key(tag=placement.tag)
         data = with_preamble(data)
         blob = self._io.submit(self._write, key, data)
         inspection = self._cpu.submit(self._inspect, data, expected_study, None)

@@ -265,6 +265,23 @@ class LedgerHandlers:
             with self.engine.connect() as conn:
                 self._charged.add((study_uid, _receipt(conn, study_uid)))
 
+    def on_instances_stored(self, payloads: list[dict[str, Any]]) -> None:
+        """:meth:`on_instance_stored` for events queued together.
+
+        An instance without toolset content can only make its study's charge due, so
+        one such instance per study stands for all of them: a batch of a study's slices
+        costs one lookup.
+        """
+        plain: set[str] = set()
+        for payload in payloads:
+            study_uid = str(payload["study"])
+            if payload.get("sop_class") is not None and not toolset_features(
+                    [str(payload["sop_class"])], [str(payload.get("modality") or "")]):
+                if study_uid in plain:
+                    continue
+                plain.add(study_uid)
+            self.on_instance_stored(payload)
+
     def on_media_stored(self, payload: dict[str, Any]) -> None:
         """An uploaded document or audio clip in a study: the toolset fee (once)."""
         feature = UPLOAD_TYPE_FEATURES.get(str(payload.get("upload_type", "")))

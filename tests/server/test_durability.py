@@ -9,8 +9,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+import pytest
 
 from tests.conftest import RunningArchive, requires_sqlite, start_archive, stop_archive
+from server.services.ingest import MEMORY_PART_BYTES
 from tests.synth import make_ct, to_bytes
 
 
@@ -23,14 +25,17 @@ def _post(archive: RunningArchive, data: list[bytes]) -> httpx.Response:
             "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}'})
 
 
-def test_acknowledged_instances_survive_kill(tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [256, 1600], ids=["held-in-memory", "streamed-to-disk"])
+def test_acknowledged_instances_survive_kill(tmp_path: Path, size: int) -> None:
+    """A part up to MEMORY_PART_BYTES is held until complete; a larger one streams to a
+    ``.part`` file. Either way the cut-off instance leaves nothing behind."""
     data_dir = tmp_path / "data"
     first = start_archive(data_dir)
     series = make_ct(n=3, seed=201, rows=32, columns=32)
     try:
         assert _post(first, [to_bytes(ds) for ds in series]).status_code == 200
         # a second request is cut off half way through its body, then the process dies
-        more = make_ct(n=2, seed=202, rows=256, columns=256)
+        more = make_ct(n=2, seed=202, rows=size, columns=size)
         url = urlparse(first.url)
         body = b"--cut\r\nContent-Type: application/dicom\r\n\r\n" + to_bytes(more[0])
         with socket.create_connection((url.hostname, url.port)) as sock:
@@ -43,7 +48,8 @@ def test_acknowledged_instances_survive_kill(tmp_path: Path) -> None:
             sock.sendall(head.encode() + body)
             time.sleep(0.5)  # let the server write what it received
             assert len(list(data_dir.rglob("*.dcm"))) == 3  # the acknowledged ones
-            assert len(list(data_dir.rglob("*.dcm.part"))) == 1  # the one still arriving
+            streamed = len(to_bytes(more[0])) > MEMORY_PART_BYTES
+            assert len(list(data_dir.rglob("*.dcm.part"))) == streamed  # still arriving
             first.process.send_signal(signal.SIGKILL)
             first.process.wait(timeout=10)
     finally:

@@ -17,6 +17,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError as PydicomInvalidDicomError
 from pydicom.uid import UID
 
+from workbench.dicom.fastread import raw_text, read_header
 from workbench.errors import InvalidDicomError, MissingAttributeError
 
 _UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
@@ -72,11 +73,17 @@ def valid_uid(value: str) -> bool:
     return 0 < len(value) <= 64 and _UID_RE.match(value) is not None
 
 
-def _required_uid(ds: Dataset, keyword: str) -> str:
-    value = ds.get(keyword)
-    if value is None or str(value).strip() == "":
-        raise MissingAttributeError(keyword)
-    text = str(value).strip().rstrip("\x00")
+def _required_uid(ds: Dataset, keyword: str, tag: int) -> str:
+    raw = raw_text(ds, tag)
+    if raw is not None:
+        if not raw:
+            raise MissingAttributeError(keyword)
+        text = raw
+    else:
+        value = ds.get(keyword)
+        if value is None or str(value).strip() == "":
+            raise MissingAttributeError(keyword)
+        text = str(value).strip().rstrip("\x00")
     if not valid_uid(text):
         raise InvalidDicomError(f"{keyword} {text[:80]!r} is not a valid UID")
     return text
@@ -184,23 +191,28 @@ def parse_instance(
         view = None  # type: ignore[assignment]
     if size < 132:
         raise InvalidDicomError(f"{size} bytes is too short for a DICOM Part 10 file")
-    try:
-        ds = pydicom.dcmread(fp, stop_before_pixels=True)
-    except PydicomInvalidDicomError as exc:
-        raise InvalidDicomError(f"not a DICOM Part 10 file: {exc}") from None
-    except (EOFError, OSError, ValueError, KeyError, TypeError, struct.error) as exc:
-        raise InvalidDicomError(f"unreadable DICOM header: {exc}") from None
-    end = fp.tell()
-    meta = getattr(ds, "file_meta", None)
-    ts = str(meta.get("TransferSyntaxUID", "")).strip() if meta is not None else ""
+    fast = read_header(view) if view is not None else None
+    if fast is not None:
+        ds, end = fast
+        ts = raw_text(ds.file_meta, 0x00020010) or ""
+    else:
+        try:
+            ds = pydicom.dcmread(fp, stop_before_pixels=True)
+        except PydicomInvalidDicomError as exc:
+            raise InvalidDicomError(f"not a DICOM Part 10 file: {exc}") from None
+        except (EOFError, OSError, ValueError, KeyError, TypeError, struct.error) as exc:
+            raise InvalidDicomError(f"unreadable DICOM header: {exc}") from None
+        end = fp.tell()
+        meta = getattr(ds, "file_meta", None)
+        ts = str(meta.get("TransferSyntaxUID", "")).strip() if meta is not None else ""
     if not ts:
         raise MissingAttributeError("TransferSyntaxUID")
     if not valid_uid(ts):
         raise InvalidDicomError(f"TransferSyntaxUID {ts[:80]!r} is not a valid UID")
-    sop_class = _required_uid(ds, "SOPClassUID")
-    sop_uid = _required_uid(ds, "SOPInstanceUID")
-    study_uid = _required_uid(ds, "StudyInstanceUID")
-    series_uid = _required_uid(ds, "SeriesInstanceUID")
+    sop_class = _required_uid(ds, "SOPClassUID", 0x00080016)
+    sop_uid = _required_uid(ds, "SOPInstanceUID", 0x00080018)
+    study_uid = _required_uid(ds, "StudyInstanceUID", 0x0020000D)
+    series_uid = _required_uid(ds, "SeriesInstanceUID", 0x0020000E)
 
     pixel_offset: int | None = None
     if end < size:
