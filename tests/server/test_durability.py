@@ -11,8 +11,8 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from tests.conftest import RunningArchive, requires_sqlite, start_archive, stop_archive
 from server.services.ingest import MEMORY_PART_BYTES
+from tests.conftest import RunningArchive, requires_sqlite, start_archive, stop_archive
 from tests.synth import make_ct, to_bytes
 
 
