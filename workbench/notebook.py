@@ -63,12 +63,15 @@ class Connection:
     browser_headers
         Headers the browser sends with its DICOMweb requests (empty on the Hub, where
         the in-Lab app forwards them with the user's credential).
+    token
+        The user's API or Hub token (for the JSON API, e.g. the report form).
     """
 
     url: str
     client: HttpArchiveClient
     browser_root: str
     browser_headers: dict[str, str] = field(default_factory=dict)
+    token: str | None = None
 
     def close(self) -> None:
         """Close the HTTP connection."""
@@ -154,7 +157,8 @@ def connect(url: str | None = None, token: str | None = None, *,
                                timeout=timeout)
     if _current is not None:
         _current.close()
-    _current = Connection(found_url.rstrip("/"), client, browser_root or root, headers)
+    _current = Connection(found_url.rstrip("/"), client, browser_root or root, headers,
+                          found_token)
     return _current
 
 

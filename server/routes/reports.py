@@ -328,11 +328,12 @@ def report_link(token: str, rs: ReportsDep, me: Myself) -> Response:
 
 
 @router.get("/dictations", summary="Dictation queue")
-def dictations(rs: ReportsDep, me: Transcriber, state: str | None = None
-               ) -> list[dict[str, Any]]:
-    """Dictations of studies the caller sees (``state=queued`` for the queue)."""
+def dictations(rs: ReportsDep, me: Transcriber, state: str | None = None,
+               study: str | None = None) -> list[dict[str, Any]]:
+    """Dictations of studies the caller sees (``state=queued`` for the queue; ``study``:
+    of that study only)."""
     with rs.engine.connect() as conn:
-        return dictation.listing(conn, me, state)
+        return dictation.listing(conn, me, state, study[:64] if study else None)
 
 
 @router.get("/dictations/{dictation_id}/audio", summary="Play dictation")

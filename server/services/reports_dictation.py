@@ -130,11 +130,14 @@ def _row(conn: Connection, principal: Principal, pk: int) -> dict[str, Any]:
     return _json(row)
 
 
-def listing(conn: Connection, principal: Principal, state: str | None) -> list[dict[str, Any]]:
-    """Dictations of studies the caller sees, oldest first (the queue order)."""
+def listing(conn: Connection, principal: Principal, state: str | None,
+            study_uid: str | None = None) -> list[dict[str, Any]]:
+    """Dictations of studies the caller sees (of one study if given), oldest first."""
     stmt = _select().where(visible_studies(principal))
     if state:
         stmt = stmt.where(dictations.c.state == state)
+    if study_uid:
+        stmt = stmt.where(studies.c.study_uid == study_uid)
     return [_json(r) for r in conn.execute(stmt.order_by(dictations.c.pk).limit(1000))]
 
 

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from workbench.dicomweb.client import HttpArchiveClient
 from workbench.viewer.components import SessionView
 from workbench.viewer.reading import ReadingApp
+from workbench.viewer.report_api import CSRF_COOKIE, ReportApi
 
 __all__ = ["SESSION_COOKIE", "local_origin", "mount", "page"]
 
@@ -75,7 +76,8 @@ def page() -> pn.viewable.Viewable:
         return root
     http = httpx.Client(base_url=origin, cookies={SESSION_COOKIE: cookie}, timeout=120)
     client = HttpArchiveClient(origin + "/dicom-web", client=http)
-    app = ReadingApp(client, archive_root=origin + "/dicom-web")
+    reports = ReportApi(origin, client=http, csrf=(pn.state.cookies or {}).get(CSRF_COOKIE))
+    app = ReadingApp(client, archive_root=origin + "/dicom-web", reports=reports)
     root.append(pn.pane.Str("Loading..."))
 
     async def start() -> None:

@@ -20,6 +20,8 @@ import param
 
 from workbench.dicomweb.client_base import ArchiveClient
 from workbench.errors import WorkbenchError
+from workbench.viewer.report_api import ReportApi
+from workbench.viewer.reporting import ReportForm
 from workbench.viewer.series import SeriesDisplay, SeriesKind, describe_series
 from workbench.viewer.viewers import viewer_class
 from workbench.viewer.waveforms import DocumentViewer, EcgViewer, load_waveform
@@ -84,13 +86,16 @@ class ReadingApp(param.Parameterized):
 
     def __init__(self, client: ArchiveClient, *, dicomweb_root: str = "/dicom-web",
                  archive_root: str = "", headers: dict[str, str] | None = None,
-                 **params: Any) -> None:
+                 reports: ReportApi | None = None, **params: Any) -> None:
         super().__init__(**params)
         self.client = client
         self.dicomweb_root, self.archive_root = dicomweb_root, archive_root
         self.headers = dict(headers or {})
         self.worklist = Worklist(dicomweb_root=dicomweb_root)
         self.browser = StudyBrowser(dicomweb_root=dicomweb_root)
+        # the open study's report form (a "Report" tab), when the archive's API is given
+        self.report = None if reports is None else ReportForm(
+            self.browser.param.study, api=reports)
         self.viewers: list[param.Parameterized | None] = [None] * 4
         self._panels: dict[int, pn.viewable.Viewable] = {}
         self.grid = pn.GridBox(ncols=1, sizing_mode="stretch_both", min_height=480)
@@ -227,8 +232,11 @@ class ReadingApp(param.Parameterized):
                                                    color="light"),
             self._viewport_picker(),
             pn.pane.Str(self.param.message, styles={"color": "#b91c1c"}))
-        return pn.Row(self.browser, pn.Column(toolbar, self.grid, sizing_mode="stretch_both"),
-                      sizing_mode="stretch_both")
+        images = pn.Column(toolbar, self.grid, sizing_mode="stretch_both")
+        main = images if self.report is None else pn.Tabs(  # dynamic: only the shown tab
+            ("Images", images), ("Report", self.report), dynamic=True,   # is in the page
+            sizing_mode="stretch_both")
+        return pn.Row(self.browser, main, sizing_mode="stretch_both")
 
     def __panel__(self) -> pn.viewable.Viewable:
         pages = {"worklist": self.worklist_page(), "study": self.study_page()}
