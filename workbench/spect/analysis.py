@@ -9,6 +9,7 @@ dataclasses; :mod:`workbench.spect.report` turns them into JSON and tables.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -183,8 +184,9 @@ def analysis_of(seg: LvSegmentation, rr_interval_ms: float | None = None) -> LvA
 
 def analyze_study(stress: xr.DataArray | None = None, rest: xr.DataArray | None = None, *,
                   normals: NormalLimits | None = None, stress_axis: LongAxis | None = None,
-                  rest_axis: LongAxis | None = None,
-                  resolution_fwhm_mm: float | None = None) -> StudyAnalysis:  # fmt: skip
+                  rest_axis: LongAxis | None = None, resolution_fwhm_mm: float | None = None,
+                  progress: Callable[[str, float], None] | None = None,
+                  ) -> StudyAnalysis:  # fmt: skip
     """Analyse a stress/rest myocardial perfusion study.
 
     Parameters
@@ -197,6 +199,9 @@ def analyze_study(stress: xr.DataArray | None = None, rest: xr.DataArray | None 
         Manual long axes.
     resolution_fwhm_mm
         Known resolution of both sets; None: each set fits its own.
+    progress
+        Called with what is being done and the fraction done (0 to 1) before each step
+        and once at the end (``"done", 1.0``), e.g. to drive a progress bar.
 
     Returns
     -------
@@ -204,11 +209,17 @@ def analyze_study(stress: xr.DataArray | None = None, rest: xr.DataArray | None 
     """
     if stress is None and rest is None:
         raise ValueError("analyze_study needs a stress or a rest volume")
+    report = progress or (lambda _what, _done: None)
     limits = normals or default_normal_limits()
+    if stress is not None:
+        report("analysing the stress set", 0.0)
     s = None if stress is None else analyze_gated(stress, long_axis=stress_axis,
                                                   resolution_fwhm_mm=resolution_fwhm_mm)
+    if rest is not None:
+        report("analysing the rest set", 0.0 if stress is None else 0.5)
     r = None if rest is None else analyze_gated(rest, long_axis=rest_axis,
                                                 resolution_fwhm_mm=resolution_fwhm_mm)
+    report("scoring perfusion", 0.95)
     s_scores = None if s is None else score_map(s.perfusion, limits, "stress")
     r_scores = None if r is None else score_map(r.perfusion, limits, "rest")
     result = StudyAnalysis(
@@ -219,13 +230,16 @@ def analyze_study(stress: xr.DataArray | None = None, rest: xr.DataArray | None 
         normals_source=limits.source,
     )  # fmt: skip
     if s is None or r is None or s_scores is None or r_scores is None:
+        report("done", 1.0)
         return result
-    return replace(
+    result = replace(
         result, sds=s_scores.summed_score - r_scores.summed_score,
         difference_scores=tuple(max(a - b, 0) for a, b in zip(s_scores.scores,
                                                                r_scores.scores, strict=True)),
         ischemic_extent_pct=ischemic_extent(s_scores, r_scores, s.perfusion), tid=tid_ratio(s, r),
     )  # fmt: skip
+    report("done", 1.0)
+    return result
 
 
 def tid_ratio(stress: LvAnalysis, rest: LvAnalysis) -> float:

@@ -33,6 +33,7 @@ from workbench.spect.volume import affine_of, patient_points, spacing_of, summed
 
 __all__ = [
     "LongAxis", "estimate_long_axis", "find_lv_centre", "refine_long_axis", "sphere_directions",
+    "tilted",
 ]  # fmt: skip
 
 F64 = npt.NDArray[np.float64]
@@ -219,3 +220,31 @@ def refine_long_axis(points: npt.ArrayLike, axis: LongAxis) -> LongAxis:
     origin = c + fit.x[2] * u + fit.x[3] * v
     return LongAxis((float(origin[0]), float(origin[1]), float(origin[2])),
                     (float(a[0]), float(a[1]), float(a[2])))  # fmt: skip
+
+
+def tilted(axis: LongAxis, anterior_deg: float = 0.0, septal_deg: float = 0.0) -> LongAxis:
+    """The long axis with its apical end tilted (the reader's manual correction).
+
+    Parameters
+    ----------
+    axis
+        The axis to correct; its origin is kept.
+    anterior_deg, septal_deg
+        Rotation of the base-to-apex direction towards the anterior, then the septal
+        direction of `axis`'s frame (:mod:`workbench.spect.lvframe`), in degrees; negative
+        values tilt towards inferior and lateral.
+
+    Examples
+    --------
+    >>> from workbench.spect.lvframe import angle_between
+    >>> base = LongAxis((0.0, 0.0, 0.0), (1.0, 0.0, 0.0))
+    >>> round(angle_between(tilted(base, 10.0).axis, base.axis), 6)
+    10.0
+    """
+    frame = axis.frame
+    a, ant, sep = (np.asarray(v, np.float64) for v in (frame.axis, frame.anterior, frame.septal))
+    p, q = np.radians(anterior_deg), np.radians(septal_deg)
+    first = np.cos(p) * a + np.sin(p) * ant
+    turned = np.cos(q) * first + np.sin(q) * sep
+    return LongAxis(origin=axis.origin, axis=(float(turned[0]), float(turned[1]),
+                                              float(turned[2])))  # fmt: skip

@@ -17,8 +17,30 @@ import pandas as pd
 from workbench.spect.aha import SEGMENT_NAMES, SEGMENTS, territory_of
 from workbench.spect.analysis import LvAnalysis, StudyAnalysis
 from workbench.spect.polar import PolarMap
+from workbench.spect.scores import PerfusionScores
 
-__all__ = ["polar_maps", "segment_table", "set_to_dict", "study_to_dict", "volume_table"]
+__all__ = [
+    "SET_ROWS", "STUDY_ROWS", "polar_maps", "segment_table", "set_to_dict", "study_summary",
+    "study_to_dict", "summary_table", "volume_table",
+]  # fmt: skip
+
+SET_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("EDV (mL)", "edv_ml", ".0f"), ("ESV (mL)", "esv_ml", ".0f"), ("SV (mL)", "sv_ml", ".0f"),
+    ("LVEF (%)", "lvef_pct", ".0f"), ("PFR", "pfr", ""), ("TTPF", "ttpf", ""),
+    ("LV mass (g)", "lv_mass_g", ".0f"),
+    ("Summed score", "summed_score", "d"), ("Extent (%)", "extent_pct", ".0f"),
+    ("Phase peak (deg)", "phase_peak_deg", ".0f"), ("Phase SD (deg)", "phase_sd_deg", ".1f"),
+    ("Bandwidth (deg)", "phase_bandwidth_deg", ".0f"),
+    ("Entropy (%)", "phase_entropy_pct", ".0f"),
+)  # fmt: skip
+"""Rows of :func:`summary_table`: label, quantity (named as in :func:`study_to_dict`, or
+``pfr``/``ttpf``: text with the unit), format."""
+
+STUDY_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("SSS", "sss", "d"), ("SRS", "srs", "d"), ("SDS", "sds", "d"), ("TID", "tid", ".2f"),
+    ("Ischaemic extent (%)", "ischemic_extent_pct", ".0f"),
+)  # fmt: skip
+"""Rows of :func:`study_summary`, as :data:`SET_ROWS`."""
 
 
 def _r(value: float | None) -> float | None:
@@ -110,3 +132,49 @@ def polar_maps(a: LvAnalysis) -> dict[str, PolarMap]:
     maps = {"perfusion": a.perfusion, "motion": a.motion_map, "thickening": a.thickening_map,
             "phase": a.phase_map}  # fmt: skip
     return {k: v for k, v in maps.items() if v is not None}
+
+
+def _set_values(a: LvAnalysis | None, scores: PerfusionScores | None) -> dict[str, Any]:
+    """The unrounded values behind :data:`SET_ROWS` of one set."""
+    if a is None or scores is None:
+        return {}
+    c, p = a.curve, a.phase
+    timed = c is not None and bool(c.rr_interval_ms)  # else rates per R-R, times in R-R
+    return {
+        "edv_ml": c and c.edv_ml, "esv_ml": c and c.esv_ml, "sv_ml": c and c.sv_ml,
+        "lvef_pct": c and c.ef_pct,
+        "pfr": c and (f"{c.pfr_edv_s:.2f} EDV/s" if timed else f"{c.pfr_edv_s:.2f} EDV/R-R"),
+        "ttpf": c and (f"{c.ttpf_ms:.0f} ms" if timed else f"{c.ttpf_ms:.2f} R-R"),
+        "lv_mass_g": a.mass_g,
+        "summed_score": scores.summed_score, "extent_pct": scores.extent_pct,
+        "phase_peak_deg": p and p.peak_deg, "phase_sd_deg": p and p.sd_deg,
+        "phase_bandwidth_deg": p and p.bandwidth_deg, "phase_entropy_pct": p and p.entropy_pct,
+    }  # fmt: skip
+
+
+def _text(value: Any, spec: str) -> str:
+    if isinstance(value, str):
+        return value
+    ok = value is not None and (not isinstance(value, float) or np.isfinite(value))
+    return format(value, spec) if ok else ""
+
+
+def summary_table(study: StudyAnalysis) -> pd.DataFrame:
+    """The numbers a reader looks at first, as text: one row per :data:`SET_ROWS` label,
+    columns ``stress`` and ``rest`` (``""`` where a set or value is missing).
+
+    Values are formatted from the analysis itself (not from :func:`study_to_dict`'s
+    rounded values, which would round twice). PFR and TTPF carry their unit in the text:
+    EDV/s and ms with an R-R interval, else per R-R interval and fractions of it.
+    """
+    sets = {"stress": _set_values(study.stress, study.stress_scores),
+            "rest": _set_values(study.rest, study.rest_scores)}  # fmt: skip
+    columns = {name: [_text(values.get(key), spec) for _label, key, spec in SET_ROWS]
+               for name, values in sets.items()}  # fmt: skip
+    return pd.DataFrame(columns, index=pd.Index([label for label, _k, _s in SET_ROWS],
+                                                name="quantity"))  # fmt: skip
+
+
+def study_summary(study: StudyAnalysis) -> dict[str, str]:
+    """The study-wide numbers (:data:`STUDY_ROWS`) as text, ``""`` where not computed."""
+    return {label: _text(getattr(study, key), spec) for label, key, spec in STUDY_ROWS}

@@ -23,6 +23,7 @@ from workbench.errors import WorkbenchError
 from workbench.viewer.report_api import ReportApi
 from workbench.viewer.reporting import ReportForm
 from workbench.viewer.series import SeriesDisplay, SeriesKind, describe_series
+from workbench.viewer.spect import SpectDashboard, is_gated_spect
 from workbench.viewer.viewers import viewer_class
 from workbench.viewer.waveforms import DocumentViewer, EcgViewer, load_waveform
 from workbench.viewer.worklist import StudyBrowser, Worklist
@@ -148,6 +149,8 @@ class ReadingApp(param.Parameterized):
             waveform = await self._call(load_waveform, self.client, display)
         viewer = make_viewer(display, waveform=waveform, dicomweb_root=self.dicomweb_root,
                              archive_root=self.archive_root, headers=self.headers)
+        if is_gated_spect(metadata):  # gated NM SPECT: the study in the Gated SPECT dashboard
+            viewer = SpectDashboard(study, client=self.client)
         slot = self.active if viewport is None else viewport
         self.viewers[slot] = viewer
         self._panels.pop(slot, None)

@@ -1,0 +1,108 @@
+"""The Gated SPECT dashboard served by Panel (``pn.serve`` on a free port), in Chromium.
+
+The served session analyses a small stress/rest phantom (32^3, 8 gates) on a worker
+thread, as it would a study from the archive: the page shows the progress status, then
+the results table and the polar maps. The test reads the LVEF cell and the stress polar
+map's canvas, then steps the cine from Python and checks the short-axis row is redrawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+import pytest
+
+from tests.browser.test_reading import wait_for
+from tests.conftest import free_port
+from tests.workbench.spect.cases import PAIR_DEFECTS
+from workbench.spect.phantom import PhantomSpec, make_phantom, stress_rest_specs
+from workbench.spect.volume import make_volume
+from workbench.viewer.spect import SpectDashboard
+
+pytestmark = [pytest.mark.browser]
+
+# Distinct colours (sampled) and a hash of a Bokeh canvas.
+CANVAS_COLOURS = """(canvas) => {
+  const d = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  const seen = new Set(); let hash = 7;
+  for (let i = 0; i < d.length; i += 16) {
+    seen.add(d[i] * 65536 + d[i + 1] * 256 + d[i + 2]);
+    hash = (hash * 31 + d[i] + d[i + 1]) >>> 0;
+  }
+  return {colours: seen.size, hash};
+}"""
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[list[SpectDashboard], str]]:
+    base = PhantomSpec(defects=PAIR_DEFECTS, variation_seed=5, seed=2, matrix=32,
+                       oversample=2, liver=0.0)
+    stress, rest = (make_phantom(s) for s in stress_rest_specs(base, tid=1.25))
+    volumes = (make_volume(stress.counts, stress.affine), make_volume(rest.counts, rest.affine))
+    sessions: list[SpectDashboard] = []
+
+    def page() -> Any:
+        dashboard = SpectDashboard(volumes[0], rest=volumes[1])   # analysed in the background
+        sessions.append(dashboard)
+        return pn.panel(dashboard)
+
+    port = free_port()
+    server = pn.serve({"/": page}, port=port, address="127.0.0.1", threaded=True, show=False,
+                      start=True)
+    try:
+        yield sessions, f"http://127.0.0.1:{port}/"
+    finally:
+        server.stop()
+
+
+def test_dashboard_shows_progress_then_polar_map_and_lvef(
+        chromium: Any, served: tuple[list[SpectDashboard], str], artifacts: Path) -> None:
+    sessions, url = served
+    page = chromium.new_page(viewport={"width": 1500, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(url)
+        status = page.locator(".wb-spect-status pre")
+        wait_for(lambda: status.count() and status.first.inner_text().strip(), timeout=60,
+                 what="a status while the study is analysed")
+        page.screenshot(path=str(artifacts / "spect-progress.png"))
+
+        lvef = page.locator("tr[data-quantity='LVEF (%)'] td[data-state='stress']")
+        lvef.wait_for(timeout=180_000)
+        dashboard = sessions[-1]
+        assert dashboard.data is not None and dashboard.data.study.stress is not None
+        curve = dashboard.data.study.stress.curve
+        assert curve is not None
+        assert lvef.inner_text() == f"{curve.ef_pct:.0f}"
+        assert lvef.is_visible()
+        rest_lvef = page.locator("tr[data-quantity='LVEF (%)'] td[data-state='rest']")
+        assert dashboard.data.study.rest is not None and dashboard.data.study.rest.curve
+        assert rest_lvef.inner_text() == f"{dashboard.data.study.rest.curve.ef_pct:.0f}"
+        wait_for(lambda: status.first.inner_text().strip() == "", what="the status cleared")
+
+        polar = page.locator(".wb-spect-polar-stress")
+        polar.scroll_into_view_if_needed()
+        assert polar.is_visible()
+        box = polar.bounding_box()
+        assert box is not None and box["width"] > 150 and box["height"] > 150
+        canvas = polar.locator("canvas").first
+        drawn = wait_for(lambda: (c := canvas.evaluate(CANVAS_COLOURS))["colours"] > 30 and c,
+                         what="the stress polar map drawn in colour")
+        assert drawn["colours"] > 30
+        page.screenshot(path=str(artifacts / "spect-dashboard.png"), full_page=True)
+
+        row = page.locator(".wb-spect-sa-stress canvas").first
+        row.scroll_into_view_if_needed()
+        before = wait_for(lambda: (c := row.evaluate(CANVAS_COLOURS))["colours"] > 30 and c,
+                          what="the stress short-axis row drawn")
+        dashboard.gate = dashboard.data.study.stress.curve.es_gate   # cine, from Python
+        wait_for(lambda: row.evaluate(CANVAS_COLOURS)["hash"] != before["hash"],
+                 what="the short-axis row redrawn at end-systole")
+        assert not errors, errors
+    finally:
+        page.close()
+
