@@ -168,6 +168,10 @@ class Settings(BaseSettings):
         default=262144, ge=0,
         description="Largest PDU the listener receives (bytes; 0: no limit). Larger PDUs "
         "cost fewer round trips through pynetdicom per instance.")
+    dimse_processes: int = Field(
+        default=0, ge=0, le=64,
+        description="DIMSE listener processes sharing the port under `workbench serve` "
+        "(SO_REUSEPORT); 0: as many as HTTP worker processes.")
     dimse_max_associations: int = Field(
         default=16, ge=1, description="Associations served at once; more are rejected.")
     dimse_timeout: float = Field(

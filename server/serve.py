@@ -62,14 +62,20 @@ def worker_count(settings: Settings) -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def dimse_processes(settings: Settings, http_processes: int) -> int:
+    """DIMSE listener processes to start: the setting, or as many as HTTP workers."""
+    return settings.dimse_processes or http_processes
+
+
 def run(host: str | None, port: int | None, data_dir: Path | None, demo: bool,
         workers: int | None = None, dimse: int | None = None) -> None:
     """Start the archive (blocking) on ``host:port`` with data in ``data_dir``.
 
     Flags override ``WORKBENCH_*`` variables; the worker processes read the same variables,
     so the flags are exported to them. With a DIMSE port (``dimse`` or
-    ``WORKBENCH_DIMSE_PORT``) one more process runs the DIMSE listener
-    (``server/dimse/run.py``), once, whatever the number of HTTP workers.
+    ``WORKBENCH_DIMSE_PORT``) more processes run the DIMSE listener
+    (``server/dimse/run.py``), as many as HTTP workers unless ``dimse_processes`` says
+    otherwise, all on that port.
     """
     if host:
         os.environ["WORKBENCH_HOST"] = host
@@ -94,7 +100,8 @@ def run(host: str | None, port: int | None, data_dir: Path | None, demo: bool,
     os.environ["WORKBENCH_PREPARED"] = "true"
     from server.dimse import run as dimse_run  # the listener process (pynetdicom)
 
-    listener = dimse_run.start_listener_process() if settings.dimse_port else None
+    listeners = (dimse_run.start_listener_processes(dimse_processes(settings, processes))
+                 if settings.dimse_port else [])
     try:
         if processes == 1 or not hasattr(socket, "SO_REUSEPORT"):
             uvicorn.run("server.main:app_from_environment", factory=True, host=settings.host,
@@ -103,7 +110,8 @@ def run(host: str | None, port: int | None, data_dir: Path | None, demo: bool,
             return
         _run_processes(settings.host, settings.port, processes)
     finally:
-        dimse_run.stop_process(listener)
+        for listener in listeners:
+            dimse_run.stop_process(listener)
 
 
 def _listen(host: str, port: int) -> socket.socket:

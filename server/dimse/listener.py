@@ -15,6 +15,8 @@ Logs name AE titles, addresses, statuses and UIDs, never patient attributes.
 from __future__ import annotations
 
 import logging
+import socket
+import socketserver
 import threading
 from io import BytesIO
 from typing import Any, cast
@@ -96,10 +98,21 @@ class Listener:
                       (evt.EVT_C_GET, lambda e: query.get(e, self._caller(e)))]
         return bound
 
-    def start(self, host: str, port: int) -> int:
-        """Start serving in background threads; return the port bound."""
-        server = self.ae.start_server((host, port), block=False,
-                                      evt_handlers=self.handlers())  # type: ignore[arg-type]
+    def start(self, host: str, port: int, *, shared: bool = False) -> int:
+        """Start serving in background threads; return the port bound.
+
+        With ``shared`` the port is bound with ``SO_REUSEPORT``, so that several listener
+        processes accept on one port and the kernel spreads associations over them.
+        """
+        handlers: Any = self.handlers()
+        server: ThreadedAssociationServer | None
+        if shared:
+            server = self.ae.make_server((host, port), evt_handlers=handlers,
+                                         server_class=_SharedPortServer)
+            threading.Thread(target=server.serve_forever, name=f"dimse-accept-{port}",
+                             daemon=True).start()
+        else:
+            server = self.ae.start_server((host, port), block=False, evt_handlers=handlers)
         assert server is not None
         self.server = server
         bound = int(server.server_address[1])
@@ -179,3 +192,19 @@ class Listener:
         if stored.study_uid:
             self._audit_study(event, caller, "store", stored.study_uid, "C-STORE")
         return 0x0000
+
+
+class _SharedPortServer(ThreadedAssociationServer):
+    """An association server whose port other processes may bind too (``SO_REUSEPORT``)."""
+
+    def server_bind(self) -> None:
+        """Set ``SO_REUSEPORT``, then bind as pynetdicom does."""
+        assert self.socket is not None
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+
+    def shutdown(self) -> None:
+        """Stop accepting and close the socket (not made by ``AE.start_server``, so not
+        in the AE's own list of servers)."""
+        socketserver.TCPServer.shutdown(self)
+        self.server_close()

@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,7 +67,8 @@ def _until_signalled(tick: Callable[[], bool | None] | None = None,
             return
 
 
-def serve_archive(settings: Settings | None = None, parent: int | None = None) -> None:
+def serve_archive(settings: Settings | None = None, parent: int | None = None,
+                  shared: bool = False) -> None:
     """Run the archive's DIMSE listener (blocking) on ``dimse_port``.
 
     Opens the index like a server process does (migrating and sweeping unless
@@ -88,7 +90,7 @@ def serve_archive(settings: Settings | None = None, parent: int | None = None) -
         ArchiveSink(services.ingestor, settings.max_instance_bytes),
         check_called=settings.dimse_check_called_ae, audit=services.audit, query=query)
     try:
-        listener.start(_host(settings), settings.dimse_port or DEFAULT_PORT)
+        listener.start(_host(settings), settings.dimse_port or DEFAULT_PORT, shared=shared)
         gc.collect()
         gc.freeze()  # long-lived objects out of the collector's scans, as in create_app
         _until_signalled(None if parent is None else lambda: _orphaned(parent), every=1.0)
@@ -100,12 +102,24 @@ def serve_archive(settings: Settings | None = None, parent: int | None = None) -
         services.engine.dispose()
 
 
-def start_listener_process() -> multiprocessing.process.BaseProcess:
+def start_listener_process(shared: bool = False) -> multiprocessing.process.BaseProcess:
     """Start :func:`serve_archive` in its own process (settings from the environment)."""
     process = multiprocessing.get_context("spawn").Process(
-        target=serve_archive, args=(None, os.getpid()), name="workbench-dimse", daemon=False)
+        target=serve_archive, args=(None, os.getpid(), shared), name="workbench-dimse",
+        daemon=False)
     process.start()
     return process
+
+
+def start_listener_processes(count: int) -> list[multiprocessing.process.BaseProcess]:
+    """Start ``count`` listener processes sharing the DIMSE port (``SO_REUSEPORT``).
+
+    pynetdicom decodes PDUs in Python, so one process keeps one core busy at most;
+    several processes on one port let the kernel spread associations over the cores
+    (each association stays with the process that accepted it).
+    """
+    shared = count > 1 and hasattr(socket, "SO_REUSEPORT")
+    return [start_listener_process(shared) for _ in range(count if shared else 1)]
 
 
 def stop_process(process: multiprocessing.process.BaseProcess | None) -> None:
