@@ -27,8 +27,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from workbench.dicomweb.client import HttpArchiveClient
 from workbench.viewer.components import SessionView
+from workbench.viewer.hanging_api import ViewingApi
 from workbench.viewer.reading import ReadingApp
-from workbench.viewer.report_api import CSRF_COOKIE, ReportApi
+from workbench.viewer.report_api import CSRF_COOKIE, CSRF_HEADER, ReportApi
 
 __all__ = ["SESSION_COOKIE", "local_origin", "mount", "page"]
 
@@ -74,10 +75,14 @@ def page() -> pn.viewable.Viewable:
     if not cookie or not origin:
         root.append(SessionView(mode="login"))
         return root
-    http = httpx.Client(base_url=origin, cookies={SESSION_COOKIE: cookie}, timeout=120)
+    csrf = (pn.state.cookies or {}).get(CSRF_COOKIE)
+    # the CSRF token goes with every request: STOW-RS of key images is a change too
+    http = httpx.Client(base_url=origin, cookies={SESSION_COOKIE: cookie}, timeout=120,
+                        headers={CSRF_HEADER: csrf} if csrf else None)
     client = HttpArchiveClient(origin + "/dicom-web", client=http)
-    reports = ReportApi(origin, client=http, csrf=(pn.state.cookies or {}).get(CSRF_COOKIE))
-    app = ReadingApp(client, archive_root=origin + "/dicom-web", reports=reports)
+    reports = ReportApi(origin, client=http, csrf=csrf)
+    app = ReadingApp(client, archive_root=origin + "/dicom-web", reports=reports,
+                     hanging=ViewingApi(origin, client=http, csrf=csrf))
     root.append(pn.pane.Str("Loading..."))
 
     async def start() -> None:

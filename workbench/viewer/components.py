@@ -76,6 +76,16 @@ class ImageView(JSComponent):  # type: ignore[misc]
     selected = param.List(default=[], doc="""
         ``[index, row, col]`` (zero-based, of the displayed images) of the pixel the
         reader last clicked, marked with a cross; empty when nothing is selected.""")
+    sync = param.Dict(default={}, doc="""
+        Synchronisation with other viewports of the page, done in the browser
+        (``assets/hanging.js``): ``{"groups": {"scroll"|"window"|"zoom": token},
+        "normals": {"acquired"|"axial"|...: [x, y, z]}}``; viewports sharing a token
+        scroll (by patient position along the normals), window or zoom/pan together.""")
+    key_images = param.List(default=[], doc="""
+        Display indices (zero-based, acquired images) flagged as key: shown with a badge.""")
+    touched = param.Integer(default=0, doc="""
+        Counts the reader's presses in the viewport (browser): the last one touched is
+        the one a key image is flagged in.""")
     force_canvas2d = param.Boolean(default=False, doc="Use the Canvas2D renderer.")
     renderer = param.String(default="", doc="Renderer in use, reported by the browser.")
     loaded = param.Integer(default=0, doc="Frames fetched so far, reported by the browser.")
@@ -83,8 +93,9 @@ class ImageView(JSComponent):  # type: ignore[misc]
     vertex_source = param.String(default="", constant=True, doc="Vertex shader (GLSL ES 3).")
     fragment_source = param.String(default="", constant=True, doc="Fragment shader.")
 
-    _esm = asset("pixels.js", "renderer.js", "image_view.js", "mpr.js", "kernel.js", "cine.js")
-    _stylesheets = [asset("viewer.css")]
+    _esm = asset("pixels.js", "renderer.js", "image_view.js", "mpr.js", "kernel.js", "cine.js",
+                 "hanging.js")
+    _stylesheets = [asset("viewer.css"), asset("hanging.css")]
 
     def __init__(self, **params: object) -> None:
         params.setdefault("vertex_source", asset("image.vert"))

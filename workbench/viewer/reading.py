@@ -20,6 +20,9 @@ import param
 
 from workbench.dicomweb.client_base import ArchiveClient
 from workbench.errors import WorkbenchError
+from workbench.viewer.hanging import grid_shape
+from workbench.viewer.hanging_api import ProtocolSource
+from workbench.viewer.hanging_app import HangingController
 from workbench.viewer.report_api import ReportApi
 from workbench.viewer.reporting import ReportForm
 from workbench.viewer.series import SeriesDisplay, SeriesKind, describe_series
@@ -31,7 +34,9 @@ from workbench.viewer.worklist import StudyBrowser, Worklist
 __all__ = ["LAYOUTS", "ReadingApp", "make_viewer"]
 
 LAYOUTS = {"1x1": (1, 1), "1x2": (1, 2), "2x2": (2, 2)}
-"""Viewport grids: (rows, columns)."""
+"""Viewport grids offered on the toolbar: (rows, columns). A hanging protocol's stage
+may add another (up to 4x4, :func:`workbench.viewer.hanging.grid_shape`)."""
+MAX_VIEWPORTS = 16
 
 
 def make_viewer(series: SeriesDisplay, *, waveform: Any = None, dicomweb_root: str = "/dicom-web",
@@ -80,14 +85,15 @@ class ReadingApp(param.Parameterized):
         The page shown: the worklist, or the open study.""")
     layout: param.Selector[str] = param.Selector(
         default="1x1", objects=list(LAYOUTS), doc="Viewport grid.")
-    active = param.Integer(default=0, bounds=(0, 3), doc="""
+    active = param.Integer(default=0, bounds=(0, MAX_VIEWPORTS - 1), doc="""
         Viewport (zero-based, row by row) the next chosen series goes to.""")
     user = param.String(default="", doc="The reader's e-mail address.")
     message = param.String(default="", doc="The last error, as text for the reader.")
 
     def __init__(self, client: ArchiveClient, *, dicomweb_root: str = "/dicom-web",
                  archive_root: str = "", headers: dict[str, str] | None = None,
-                 reports: ReportApi | None = None, **params: Any) -> None:
+                 reports: ReportApi | None = None, hanging: ProtocolSource | None = None,
+                 **params: Any) -> None:
         super().__init__(**params)
         self.client = client
         self.dicomweb_root, self.archive_root = dicomweb_root, archive_root
@@ -97,7 +103,9 @@ class ReadingApp(param.Parameterized):
         # the open study's report form (a "Report" tab), when the archive's API is given
         self.report = None if reports is None else ReportForm(
             self.browser.param.study, api=reports)
-        self.viewers: list[param.Parameterized | None] = [None] * 4
+        self.viewers: list[param.Parameterized | None] = [None] * MAX_VIEWPORTS
+        # hanging protocols, priors and key images, when a protocol source is given
+        self.hanging = None if hanging is None else HangingController(self, hanging)
         self._panels: dict[int, pn.viewable.Viewable] = {}
         self.grid = pn.GridBox(ncols=1, sizing_mode="stretch_both", min_height=480)
         self.param.watch(self._layout_changed, ["layout"])
@@ -131,17 +139,28 @@ class ReadingApp(param.Parameterized):
     async def open_study(self, study: str) -> None:
         """Open a study: list its series and show the first displayable one."""
         rows = await self._call(self.browser.fetch, self.client, study)
-        self.viewers = [None] * 4
+        self.viewers = [None] * MAX_VIEWPORTS
         self._panels.clear()
         self.active = 0
         self.browser.show(study, rows)
         self.page = "study"
+        if self.hanging is not None and await self.hanging.open(study):
+            return
         if rows:
             await self.open_series(rows[0]["id"])
 
-    async def open_series(self, series: str, viewport: int | None = None) -> param.Parameterized:
-        """Show a series of the open study in `viewport` (default: the active one)."""
-        study = self.browser.study
+    async def open_series(self, series: str, viewport: int | None = None,
+                          study: str | None = None, *, show: bool = True
+                          ) -> param.Parameterized:
+        """Show a series in `viewport` (default: the active one), of `study` (default:
+        the open one; a prior's series come from another study).
+
+        With ``show=False`` the viewer takes its slot but the grid is left as it is: the
+        caller sets the viewer up and then calls ``_arrange()`` once, so the browser
+        gets each viewer built as it should look (a widget changed while its view is
+        still being built fails in BokehJS: "reading 'removeAttribute'").
+        """
+        study = study or self.browser.study
         metadata = await self._call(self.client.retrieve_series_metadata, study, series)
         display = describe_series(metadata)
         waveform = None
@@ -151,12 +170,15 @@ class ReadingApp(param.Parameterized):
                              archive_root=self.archive_root, headers=self.headers)
         if is_gated_spect(metadata):  # gated NM SPECT: the study in the Gated SPECT dashboard
             viewer = SpectDashboard(study, client=self.client)
+        if self.hanging is not None:
+            self.hanging.viewer_opened(viewer, display)
         slot = self.active if viewport is None else viewport
         self.viewers[slot] = viewer
         self._panels.pop(slot, None)
-        rows, columns = LAYOUTS[self.layout]
+        rows, columns = grid_shape(self.layout)
         self.active = (slot + 1) % (rows * columns)
-        self._arrange()
+        if show:
+            self._arrange()
         return viewer
 
     def back(self) -> None:
@@ -173,13 +195,13 @@ class ReadingApp(param.Parameterized):
             pn.state.execute(partial(self._guarded, self.open_series, event.new))
 
     def _layout_changed(self, _: param.parameterized.Event) -> None:
-        rows, columns = LAYOUTS[self.layout]
+        rows, columns = grid_shape(self.layout)
         empty = [k for k in range(rows * columns) if self.viewers[k] is None]
         self._arrange()
         self.active = empty[0] if empty else 0
 
     def _arrange(self) -> None:
-        rows, columns = LAYOUTS[self.layout]
+        rows, columns = grid_shape(self.layout)
         slots: list[pn.viewable.Viewable] = []
         for k in range(rows * columns):
             viewer = self.viewers[k]
@@ -216,7 +238,7 @@ class ReadingApp(param.Parameterized):
                                              color="light")
 
         def refresh(*_: Any) -> None:
-            rows, columns = LAYOUTS[self.layout]
+            rows, columns = grid_shape(self.layout)
             picker.options = {str(k + 1): k for k in range(rows * columns)}
             picker.value = self.active
 
@@ -235,11 +257,13 @@ class ReadingApp(param.Parameterized):
                                                    color="light"),
             self._viewport_picker(),
             pn.pane.Str(self.param.message, styles={"color": "#b91c1c"}))
-        images = pn.Column(toolbar, self.grid, sizing_mode="stretch_both")
+        hanging = [] if self.hanging is None else [self.hanging.toolbar()]
+        images = pn.Column(toolbar, *hanging, self.grid, sizing_mode="stretch_both")
         main = images if self.report is None else pn.Tabs(  # dynamic: only the shown tab
             ("Images", images), ("Report", self.report), dynamic=True,   # is in the page
             sizing_mode="stretch_both")
-        return pn.Row(self.browser, main, sizing_mode="stretch_both")
+        side = self.browser if self.hanging is None else self.hanging.sidebar(self.browser)
+        return pn.Row(side, main, sizing_mode="stretch_both")
 
     def __panel__(self) -> pn.viewable.Viewable:
         pages = {"worklist": self.worklist_page(), "study": self.study_page()}

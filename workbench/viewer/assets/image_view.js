@@ -63,6 +63,7 @@ class Viewport {
     this.current = model.index;
     this.makeRenderer();
     this.bind();
+    this.attachHanging();
     this.setSeries();
     new ResizeObserver(() => this.resize()).observe(this.root);
   }
@@ -91,6 +92,7 @@ class Viewport {
     this.local[name] = value;
     if (!this.syncTimer) this.syncTimer = setTimeout(() => this.flush(), 150);
     this.requestDraw();
+    this.shareValue(name, value);
   }
 
   flush() {
@@ -279,6 +281,7 @@ class Viewport {
     this.slider.value = index;
     this.texts(frame, info);
     this.placeCross(frame);
+    this.markKey(frame);
   }
 
   // The selected point (model.selected = [index, row, col] of the displayed images).
@@ -343,6 +346,7 @@ class Viewport {
     this.model.index = next;
     this.pump();
     this.requestDraw();
+    this.shareScroll();
   }
 
   imagePixel(event) {
@@ -459,12 +463,13 @@ class Viewport {
 
 const WATCHED = ["series", "index", "window_center", "window_width", "voi_function", "invert",
                  "zoom", "pan_x", "pan_y", "smooth", "playing", "speed", "loop", "tool",
-                 "orientation", "selected"];
+                 "orientation", "selected", "key_images"];
 
 export function render({ model, el }) {
   const view = new Viewport(model, el);
   for (const name of WATCHED) model.on(name, () => view.changed(name));
   model.on("msg:custom", (message) => view.received(message));
-  model.on("remove", () => { if (view.controller) view.controller.abort(); });
+  model.on("sync", () => view.joinGroups());
+  model.on("remove", () => { if (view.controller) view.controller.abort(); view.leaveGroups(); });
   if (model.playing) view.play();
 }
