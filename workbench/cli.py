@@ -6,6 +6,7 @@ a remote site (``server/dimse``); ``ingest`` sends files to an archive over DICO
 ``demo`` writes the seeded demo data set; ``retention purge`` deletes expired studies;
 ``billing run`` and ``retention report`` run the administrators' notebooks (papermill);
 ``db copy`` moves the index to an empty database (e.g. SQLite to PostgreSQL);
+``measure volume`` grows a region in a series and measures it (``workbench.measure.cli``);
 ``version`` prints the version.
 """
 
@@ -144,6 +145,12 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         return 130
     print(summary.report())
     return 0 if not summary.rejected else 1
+
+
+def _cmd_measure(args: argparse.Namespace) -> int:
+    from workbench.measure.cli import run_volume
+
+    return run_volume(args, _token(args))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -301,6 +308,35 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--fwhm", type=float, help="system resolution in mm (default: fitted)")
     analyze.add_argument("--json", help="write the results here instead of standard output")
     analyze.set_defaults(func=_cmd_spect)
+
+    measure = sub.add_parser("measure", help="measurements from the command line")
+    measure_sub = measure.add_subparsers(dest="measure_command", required=True)
+    volume = measure_sub.add_parser(
+        "volume", help="grow a region from seeds; print its volume, surface and statistics")
+    volume.add_argument("series", help="folder of DICOM files, or a study or series UID on "
+                                       "the archive")
+    volume.add_argument("--seed", action="append", required=True, metavar="X,Y,Z",
+                        help="seed in patient LPS mm, repeatable (a negative first value "
+                             "as --seed=-12,4,30)")
+    volume.add_argument("--lower", type=float, help="lowest value inside (HU for CT)")
+    volume.add_argument("--upper", type=float, help="highest value inside (HU for CT)")
+    volume.add_argument("--tolerance", type=float,
+                        help="a missing bound is the seed value -/+ this")
+    volume.add_argument("--connectivity", type=int, choices=(1, 2, 3), default=1,
+                        help="neighbours: 1 faces (default), 2 edges, 3 corners")
+    volume.add_argument("--series-uid", help="which series of the folder or study "
+                                             "(default: the largest image series)")
+    volume.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    volume.add_argument("--seg-out", metavar="FILE", help="write the mask as DICOM SEG")
+    volume.add_argument("--store", action="store_true",
+                        help="store the SEG on the archive (STOW-RS)")
+    volume.add_argument("--label", default="region", help="Segment Label of the SEG")
+    volume.add_argument("--url", default=os.environ.get("WORKBENCH_URL", DEFAULT_URL),
+                        help=f"DICOMweb root of the archive (default {DEFAULT_URL})")
+    volume.add_argument("--token", help="bearer token (default: WORKBENCH_TOKEN or "
+                                        "<data dir>/admin-token)")
+    volume.add_argument("--quiet", action="store_true", help="no progress bar")
+    volume.set_defaults(func=_cmd_measure)
 
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=_cmd_version)

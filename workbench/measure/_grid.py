@@ -111,31 +111,48 @@ def to_index(matrix: FloatArray, points_mm: Sequence[Sequence[float]]) -> FloatA
 
 
 def nearest_voxels(
-    matrix: FloatArray, points_mm: Sequence[Sequence[float]], shape: tuple[int, ...]
+    matrix: FloatArray, points_mm: Sequence[Sequence[float]], shape: tuple[int, ...],
+    *, what: str = "point",
 ) -> list[tuple[int, int, int]]:
     """Return the ``(z, y, x)`` voxel containing each LPS mm point.
 
     Raises
     ------
     ValueError
-        A point lies outside the volume.
+        A point lies outside the volume (the message calls it `what` and gives the
+        volume's extent).
     """
     out = []
     for point, idx in zip(points_mm, np.floor(to_index(matrix, points_mm) + 0.5), strict=True):
         voxel = (int(idx[0]), int(idx[1]), int(idx[2]))
         if not all(0 <= v < n for v, n in zip(voxel, shape, strict=True)):
-            raise ValueError(f"point {tuple(point)} mm lies outside the volume")
+            given = ", ".join(f"{float(c):g}" for c in point)
+            raise ValueError(f"{what} ({given}) mm lies outside the volume, whose voxel "
+                             f"centres span {extent(matrix, shape)}")
         out.append(voxel)
     return out
 
 
+def extent(matrix: FloatArray, shape: tuple[int, ...]) -> str:
+    """Describe the LPS mm range of a volume's voxel centres, e.g. ``"x -10..10, ..."``."""
+    corners = [[z, y, x] for z in (0, shape[0] - 1) for y in (0, shape[1] - 1)
+               for x in (0, shape[2] - 1)]
+    mm = to_patient(matrix, corners)
+    return ", ".join(f"{axis} {lo:.1f}..{hi:.1f}" for axis, lo, hi in
+                     zip("xyz", mm.min(axis=0), mm.max(axis=0), strict=True))
+
+
 def bounding_slices(mask: BoolArray) -> tuple[slice, slice, slice] | None:
-    """Return the ``(z, y, x)`` slices of the smallest box holding every True voxel."""
-    box = []
-    for axis in range(3):
-        others = tuple(a for a in range(3) if a != axis)
-        hits = np.flatnonzero(mask.any(axis=others))
-        if hits.size == 0:
-            return None
-        box.append(slice(int(hits[0]), int(hits[-1]) + 1))
-    return box[0], box[1], box[2]
+    """Return the ``(z, y, x)`` slices of the smallest box holding every True voxel.
+
+    Only the first pass (which slices hold any voxel) reads the whole mask; rows and
+    columns are then searched within those slices.
+    """
+    slices = np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1))
+    if slices.size == 0:
+        return None
+    z = slice(int(slices[0]), int(slices[-1]) + 1)
+    rows = np.flatnonzero(mask[z].any(axis=(0, 2)))
+    y = slice(int(rows[0]), int(rows[-1]) + 1)
+    columns = np.flatnonzero(mask[z, y].any(axis=(0, 1)))
+    return z, y, slice(int(columns[0]), int(columns[-1]) + 1)

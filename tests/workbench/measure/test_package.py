@@ -12,7 +12,7 @@ import pytest
 import workbench.measure
 
 MODULES = ["angle", "bidirectional", "calibration", "linear", "probe", "results", "roi",
-           "shapes", "tables", "units"]
+           "shapes", "tables", "units", "_dicomjson", "seg_geometry"]
 
 
 @pytest.mark.parametrize("name", MODULES)
