@@ -14,6 +14,10 @@ POSTGRES_TESTS := $(addprefix tests/server/,test_dicomweb.py test_sharing.py tes
 	test_hub_identity.py test_rendering_kinds.py test_postgres.py test_db_copy.py test_jobs.py \
 	test_annotations.py)
 
+# Byte-code caches make every server start in the tests seconds faster (some machines set
+# PYTHONDONTWRITEBYTECODE; __pycache__ folders are ignored by git).
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: run test install system-test bench lint typecheck imports clean
 
 $(STAMP): pyproject.toml

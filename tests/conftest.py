@@ -70,6 +70,10 @@ class RunningArchive:
         return httpx.Client(base_url=self.url, headers=self.headers, timeout=60)
 
 
+START_TIMEOUT_S = 180.0
+"""How long an archive may take to start: a few seconds here, minutes on a loaded machine."""
+
+
 def start_archive(data_dir: Path, token: str = ADMIN_TOKEN, **env: str) -> RunningArchive:
     """Start ``uvicorn server.main:app_from_environment`` and wait until it answers."""
     port = free_port()
@@ -85,7 +89,7 @@ def start_archive(data_dir: Path, token: str = ADMIN_TOKEN, **env: str) -> Runni
         env=environ, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"archive exited with {process.returncode}; see {log.name}")
@@ -95,7 +99,7 @@ def start_archive(data_dir: Path, token: str = ADMIN_TOKEN, **env: str) -> Runni
         except httpx.HTTPError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError("archive did not start within 60 s")
+    raise RuntimeError(f"archive did not start within {START_TIMEOUT_S:.0f} s")
 
 
 def stop_archive(archive: RunningArchive) -> None:

@@ -156,6 +156,31 @@ class ReportApi:
                                             json={"text": text, "reason": reason})
         return answer
 
+    def amend(self, report_id: str, values: dict[str, Any], reason: str,
+              template: str | None = None) -> dict[str, Any]:
+        """Open an amendment of a signed report (replacement values), to be signed."""
+        answer: dict[str, Any] = self._json(
+            "POST", f"/reports/{report_id}/amendments",
+            json={"values": values, "reason": reason, "template": template})
+        return answer
+
+    def distribute(self, report_id: str, recipients: list[dict[str, Any]] | None = None
+                   ) -> list[dict[str, Any]]:
+        """Send the signed report (default: to those the study is shared with)."""
+        answer: list[dict[str, Any]] = self._json(
+            "POST", f"/reports/{report_id}/distribute", json={"recipients": recipients or []})
+        return answer
+
+    def deliveries(self, report_id: str) -> list[dict[str, Any]]:
+        """The report's delivery log, newest first: recipient, channel, state, error."""
+        answer: list[dict[str, Any]] = self._json("GET", f"/reports/{report_id}/deliveries")
+        return answer
+
+    def retry_delivery(self, delivery_id: int) -> dict[str, Any]:
+        """Queue a failed delivery again."""
+        answer: dict[str, Any] = self._json("POST", f"/report-deliveries/{delivery_id}/retry")
+        return answer
+
     def verify(self, report_id: str) -> dict[str, Any]:
         """``valid``, ``signed_versions``, ``problems`` and a ``summary`` line."""
         answer: dict[str, Any] = self._json("GET", f"/reports/{report_id}/verify")

@@ -36,6 +36,7 @@ from workbench.reports.render import rendered_sections
 from workbench.reports.serial import report_from_dict
 from workbench.reports.templates import Template
 from workbench.viewer.report_api import ReportApi
+from workbench.viewer.reporting_delivery import DeliveryPanel
 from workbench.viewer.reporting_dictation import DictationPanel
 from workbench.viewer.reporting_fields import FieldEditor, editor_for
 
@@ -95,6 +96,7 @@ class ReportForm(param.Parameterized):
         self._template_options: dict[str, str] = {AUTO_TEMPLATE: ""}
         self._build()
         self.dictation = DictationPanel(form=self)
+        self.delivery = DeliveryPanel(self)
         self._dictation_slot = pn.Column(sizing_mode="stretch_width")
         self.param.watch(self._study_changed, "study_uid")
         if self.study_uid:
@@ -269,6 +271,8 @@ class ReportForm(param.Parameterized):
                     self.api.template, content.template, content.template_version)
         self.status = "" if report is None else report.status.value
         self._arrange(report, template, open_version, signed_templates)
+        if report is not None and open_version is None and report.signed and self.writer:
+            await self.delivery.refresh()
         await self.verify()
 
     # -- layout ----------------------------------------------------------------------------
@@ -373,6 +377,8 @@ class ReportForm(param.Parameterized):
                 parts += [self._fields, self._actions, self._confirm_slot]
             elif self.writer:
                 parts.append(self._addendum_box)
+            if open_version is None and report.signed and self.writer:
+                parts.append(self.delivery.layout())
             parts += [self._pdf_row, self._preview]
         self._confirm_slot.objects = []
         self._pdf_row.objects = [self._pdf]        # the PDF of an older state goes

@@ -303,3 +303,38 @@ def test_in_a_notebook_with_the_connection(site: Site) -> None:
     finally:
         notebook._connection(None).close()
         notebook._current = None
+
+
+def test_send_log_and_amend_a_signed_report(site: Site) -> None:
+    """A signed report goes to those the study is shared with; an amendment is signed."""
+    series = make_ct(n=1, seed=703, rows=16, columns=16, patient=make_patient(3, seed=71),
+                     study_uid="2.25.7030001", accession="ACC-SEND")
+    assert stow(site.archive, site.physician.headers, series).status_code == 200
+    r = site.archive.http().post("/api/shares", headers=site.physician.headers, json={
+        "study_uid": "2.25.7030001", "user_email": site.referrer.email})
+    assert r.status_code == 201, r.text
+    form = form_for(site, site.physician)
+    run(form.open("2.25.7030001"))
+    run(form.guarded(form.delivery.send))
+    assert "sign it first" in form.message                 # nothing signed yet
+    run(form.start("free-text"))
+    form.editors["findings"].input.value_input = "Small nodule <b>left</b> apex."
+    form.editors["impression"].input.value_input = "Follow up in 6 months."
+    run(form.sign(PASSWORD))
+    assert form.status == "final" and form.delivery.deliveries == []
+    signed = int(form.report["versions"][-1]["number"])
+    run(form.delivery.send())
+    sent = form.delivery.deliveries
+    assert [d["recipient_user_id"] for d in sent] == [site.referrer.user_id]
+    assert {d["version"] for d in sent} == {signed}
+    assert "<td>" in form.delivery._log.object and "<b>" not in form.delivery._log.object
+
+    run(form.guarded(form.delivery.amend, " "))
+    assert "reason" in form.message
+    run(form.delivery.amend("Side corrected"))
+    assert form.editors["findings"].value == "Small nodule <b>left</b> apex."
+    form.editors["findings"].input.value_input = "Small nodule, right apex."
+    run(form.sign(PASSWORD))
+    assert form.status == "amended" and form.signature == "signed, valid", form.message
+    run(form.delivery.refresh())   # the archive re-sends the amendment to the referrer
+    assert any(d["version"] > signed for d in form.delivery.deliveries)
