@@ -4,6 +4,9 @@
   ``jupyter_serverproxy_servers``): it runs the reading app
   (:mod:`workbench_jupyter.lab`) inside the user's Jupyter server at
   ``<server>/workbench/``, with a launcher icon and title.
+* :mod:`workbench_jupyter.server` is the Jupyter server extension that gives the app the
+  server's contents root, for DICOM files of the file browser
+  (``<server>/workbench/files?path=P``, :mod:`workbench_jupyter.local`).
 * ``extensions/jupyterhub_config.py`` runs the archive as a managed Hub service at
   ``/services/archive/`` (see ``docs/jupyter.md``).
 
@@ -17,6 +20,12 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["ICON", "PATH", "TITLE", "setup_workbench"]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension (:mod:`workbench_jupyter.server`)."""
+    return [{"module": "workbench_jupyter.server"}]
+
 
 PATH = "workbench"
 """Where the app lives under the user's server: ``/user/<name>/workbench/``."""

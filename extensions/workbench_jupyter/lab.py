@@ -7,6 +7,8 @@ serves, under ``prefix``:
 * the reading app (:class:`workbench.viewer.ReadingApp`, a Panel page), whose Python
   side calls the archive as the user: ``WORKBENCH_URL`` with ``WORKBENCH_TOKEN`` or the
   server's ``JUPYTERHUB_API_TOKEN`` (see :func:`workbench.notebook.find_archive`);
+* ``prefix/files?path=P``: the DICOM file or folder ``P`` of the Lab's file browser in
+  the viewer, with "Upload to archive" (:mod:`workbench_jupyter.local`);
 * ``prefix/dicom-web/...``: the browser's DICOMweb reads (QIDO-RS, WADO-RS, thumbnails),
   forwarded to the archive with the user's credential. The browser so stays on the
   Lab's origin and needs no credential of its own; the Lab's cookies are never
@@ -35,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from workbench.dicomweb.client import HttpArchiveClient
 from workbench.notebook import find_archive
 from workbench.viewer.reading import ReadingApp
+from workbench_jupyter import local
 
 __all__ = ["create_app", "main"]
 
@@ -115,6 +118,17 @@ def _page_factory(prefix: str, archive: str, token: str | None) -> Any:
     return page
 
 
+def _uploader(archive: str, token: str | None) -> Any:
+    """A factory of the user's archive client for "Upload to archive" (and its closer)."""
+
+    def factory() -> tuple[HttpArchiveClient, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        http = httpx.Client(base_url=archive, headers=headers, timeout=300)
+        return HttpArchiveClient(archive + "/dicom-web", client=http), http.close
+
+    return factory
+
+
 class _UnderPrefix:
     """Match the proxy's paths to Panel's routes.
 
@@ -161,8 +175,10 @@ def create_app(prefix: str, archive: str | None = None, token: str | None = None
     archive = archive.rstrip("/")
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     _forwarder(app, prefix, archive, token)
-    add_applications({"/": _page_factory(prefix, archive, token)}, app=app, prefix=prefix,
-                     title="workbench: reading", websocket_origin="*")
+    add_applications({"/": _page_factory(prefix, archive, token),
+                      "/files": local.page_factory(_uploader(archive, token))},
+                     app=app, prefix=prefix, title="workbench: reading",
+                     websocket_origin="*")
     app.add_middleware(_UnderPrefix, prefix=prefix)
     return app
 
