@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from workbench.dicomweb.client import HttpArchiveClient
+from workbench.viewer.annotations import AnnotationApi
 from workbench.viewer.components import SessionView
 from workbench.viewer.hanging_api import ViewingApi
 from workbench.viewer.reading import ReadingApp
@@ -82,7 +83,8 @@ def page() -> pn.viewable.Viewable:
     client = HttpArchiveClient(origin + "/dicom-web", client=http)
     reports = ReportApi(origin, client=http, csrf=csrf)
     app = ReadingApp(client, archive_root=origin + "/dicom-web", reports=reports,
-                     hanging=ViewingApi(origin, client=http, csrf=csrf))
+                     hanging=ViewingApi(origin, client=http, csrf=csrf),
+                     annotations=AnnotationApi(origin, client=http, csrf=csrf))
     root.append(pn.pane.Str("Loading..."))
 
     async def start() -> None:

@@ -60,8 +60,11 @@ class ImageView(JSComponent):  # type: ignore[misc]
     pan_x = param.Number(default=0.0, doc="Horizontal shift in view widths / 2.")
     pan_y = param.Number(default=0.0, doc="Vertical shift in view heights / 2 (up).")
     tool: param.Selector[str] = param.Selector(
-        default="window", objects=["window", "pan", "zoom", "scroll"], doc="""
-        What dragging with the left button does (middle: pan, right: zoom).""")
+        default="window", objects=["window", "pan", "zoom", "scroll", "select", "length",
+                                   "angle", "cobb", "bidirectional", "ellipse", "rectangle",
+                                   "freehand", "probe", "arrow", "text"], doc="""
+        What dragging with the left button does (middle: pan, right: zoom); the
+        measurement tools draw on the overlay (``assets/annotate.js``).""")
     playing = param.Boolean(default=False, doc="Cine playback running (in the browser).")
     speed = param.Number(default=1.0, bounds=(0.05, 8), doc="Playback speed, 1 = acquisition.")
     loop = param.Boolean(default=True, doc="Start again after the last frame.")
@@ -86,6 +89,12 @@ class ImageView(JSComponent):  # type: ignore[misc]
     touched = param.Integer(default=0, doc="""
         Counts the reader's presses in the viewport (browser): the last one touched is
         the one a key image is flagged in.""")
+    annotations = param.List(default=[], doc="""
+        Shapes the overlay draws: ``{"id", "kind", "index", "points": [[row, col], ...],
+        "text", "editable"}`` (``index`` of the acquired images, zero-based), set by
+        :class:`workbench.viewer.annotations.AnnotationController`.""")
+    annotation_selected = param.Integer(default=None, allow_None=True, doc="""
+        ``id`` of the annotation the reader selected in the browser, or ``None``.""")
     force_canvas2d = param.Boolean(default=False, doc="Use the Canvas2D renderer.")
     renderer = param.String(default="", doc="Renderer in use, reported by the browser.")
     loaded = param.Integer(default=0, doc="Frames fetched so far, reported by the browser.")
@@ -94,8 +103,8 @@ class ImageView(JSComponent):  # type: ignore[misc]
     fragment_source = param.String(default="", constant=True, doc="Fragment shader.")
 
     _esm = asset("pixels.js", "renderer.js", "image_view.js", "mpr.js", "kernel.js", "cine.js",
-                 "hanging.js")
-    _stylesheets = [asset("viewer.css"), asset("hanging.css")]
+                 "hanging.js", "annotate.js")
+    _stylesheets = [asset("viewer.css"), asset("hanging.css"), asset("annotate.css")]
 
     def __init__(self, **params: object) -> None:
         params.setdefault("vertex_source", asset("image.vert"))
@@ -106,9 +115,16 @@ class ImageView(JSComponent):  # type: ignore[misc]
         self.pixel_source: Callable[[Sequence[int]], bytes] | None = None
         """For a kernel series: returns the float32 values of the frames at the given
         display indices, one after the other (row by row, little-endian)."""
+        self.annotation_handler: Callable[[dict[str, Any]], None] | None = None
+        """Receives the browser's finished shapes (``{"type": "annotation", ...}``)."""
 
     def _handle_msg(self, data: Any) -> None:
-        """Answer the browser's request for frames of a kernel series (``kernel.js``)."""
+        """Answer the browser's request for frames of a kernel series (``kernel.js``);
+        pass drawn shapes (``annotate.js``) to ``annotation_handler``."""
+        if isinstance(data, dict) and data.get("type") == "annotation":
+            if self.annotation_handler is not None:
+                self.annotation_handler(data)
+            return
         if not isinstance(data, dict) or data.get("type") != "frames":
             return
         indices = [int(k) for k in data.get("indices") or []]

@@ -20,6 +20,7 @@ import param
 
 from workbench.dicomweb.client_base import ArchiveClient
 from workbench.errors import WorkbenchError
+from workbench.viewer.annotations import AnnotationApi, AnnotationController
 from workbench.viewer.hanging import grid_shape
 from workbench.viewer.hanging_api import ProtocolSource
 from workbench.viewer.hanging_app import HangingController
@@ -27,7 +28,7 @@ from workbench.viewer.report_api import ReportApi
 from workbench.viewer.reporting import ReportForm
 from workbench.viewer.series import SeriesDisplay, SeriesKind, describe_series
 from workbench.viewer.spect import SpectDashboard, is_gated_spect
-from workbench.viewer.viewers import viewer_class
+from workbench.viewer.viewers import SliceViewer, viewer_class
 from workbench.viewer.waveforms import DocumentViewer, EcgViewer, load_waveform
 from workbench.viewer.worklist import StudyBrowser, Worklist
 
@@ -93,7 +94,7 @@ class ReadingApp(param.Parameterized):
     def __init__(self, client: ArchiveClient, *, dicomweb_root: str = "/dicom-web",
                  archive_root: str = "", headers: dict[str, str] | None = None,
                  reports: ReportApi | None = None, hanging: ProtocolSource | None = None,
-                 **params: Any) -> None:
+                 annotations: AnnotationApi | None = None, **params: Any) -> None:
         super().__init__(**params)
         self.client = client
         self.dicomweb_root, self.archive_root = dicomweb_root, archive_root
@@ -106,6 +107,9 @@ class ReadingApp(param.Parameterized):
         self.viewers: list[param.Parameterized | None] = [None] * MAX_VIEWPORTS
         # hanging protocols, priors and key images, when a protocol source is given
         self.hanging = None if hanging is None else HangingController(self, hanging)
+        # measurement tools in image viewers, when the archive's annotation API is given
+        self.annotations = annotations
+        self.measurements: list[AnnotationController | None] = [None] * MAX_VIEWPORTS
         self._panels: dict[int, pn.viewable.Viewable] = {}
         self.grid = pn.GridBox(ncols=1, sizing_mode="stretch_both", min_height=480)
         self.param.watch(self._layout_changed, ["layout"])
@@ -140,6 +144,7 @@ class ReadingApp(param.Parameterized):
         """Open a study: list its series and show the first displayable one."""
         rows = await self._call(self.browser.fetch, self.client, study)
         self.viewers = [None] * MAX_VIEWPORTS
+        self.measurements = [None] * MAX_VIEWPORTS
         self._panels.clear()
         self.active = 0
         self.browser.show(study, rows)
@@ -173,6 +178,7 @@ class ReadingApp(param.Parameterized):
         if self.hanging is not None:
             self.hanging.viewer_opened(viewer, display)
         slot = self.active if viewport is None else viewport
+        self.measurements[slot] = await self._measure(viewer)
         self.viewers[slot] = viewer
         self._panels.pop(slot, None)
         rows, columns = grid_shape(self.layout)
@@ -180,6 +186,18 @@ class ReadingApp(param.Parameterized):
         if show:
             self._arrange()
         return viewer
+
+    async def _measure(self, viewer: param.Parameterized) -> AnnotationController | None:
+        """Give an image viewer the measurement tools and its stored annotations."""
+        if self.annotations is None or not isinstance(viewer, SliceViewer):
+            return None
+        controller = AnnotationController(self.annotations, viewer)
+        viewer.tool_controls = controller.controls()
+        try:
+            controller.items = await self._call(controller.fetch)
+        except WorkbenchError as exc:  # the images still show; the reader sees why
+            controller.message = f"Measurements not loaded: {exc}"
+        return controller
 
     def back(self) -> None:
         """Return to the worklist."""

@@ -115,6 +115,8 @@ class SliceViewer(param.Parameterized):
         self.param.watch(self._selection_set, "selection")
         self.view.param.watch(self._selected_in_browser, "selected")
         self._acquired_slice = 0
+        self.tool_controls: list[Any] = []
+        """More toolbar widgets (the measurement tools' add theirs), set before display."""
         self.param.watch(lambda e: setattr(self.view, "headers", e.new), "headers")
         if self.series is not None:
             self._show(self.series)
@@ -249,10 +251,13 @@ class SliceViewer(param.Parameterized):
                                                    color="light"),
             pn.widgets.Checkbox.from_param(self.param.invert, label="Invert"),
             reset,
+            *self.tool_controls,
         ]
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(pn.Row(*self._controls(), sizing_mode="stretch_width"),
+        # with the measurement tools the buttons do not fit one line: let them wrap
+        bar = pn.FlexBox if self.tool_controls else pn.Row
+        return pn.Column(bar(*self._controls(), sizing_mode="stretch_width"),
                          self.view, sizing_mode="stretch_both", min_height=420)
 
 

@@ -64,6 +64,7 @@ class Viewport {
     this.makeRenderer();
     this.bind();
     this.attachHanging();
+    this.attachAnnotations();
     this.setSeries();
     new ResizeObserver(() => this.resize()).observe(this.root);
   }
@@ -282,6 +283,7 @@ class Viewport {
     this.texts(frame, info);
     this.placeCross(frame);
     this.markKey(frame);
+    this.renderAnnotations(frame);
   }
 
   // The selected point (model.selected = [index, row, col] of the displayed images).
@@ -399,6 +401,7 @@ class Viewport {
       if (event.target === this.slider) return;
       root.focus();
       if (m.playing) m.playing = false;
+      if (this.annotateDown(event)) return;   // a measurement tool (annotate.js)
       const frame = this.image(this.current);
       const tool = event.button === 1 ? "pan" : event.button === 2 ? "zoom" : m.tool;
       const range = frame ? Math.max(1, (frame.max - frame.min) * Math.abs(this.info(this.current).slope || 1)) : 256;
@@ -409,12 +412,14 @@ class Viewport {
       canvas().setPointerCapture(event.pointerId);
     });
     root.addEventListener("pointermove", (event) => {
+      if (this.annotateMove(event)) return;
       if (this.pointer) { this.drag(event); return; }
       this.cursor = this.imagePixel(event);
       this.texts(this.image(this.current), this.info(this.current));
     });
     const release = () => { if (this.pointer) { this.pointer = null; this.flush(); } };
     root.addEventListener("pointerup", (event) => {
+      if (this.annotateUp(event)) return;
       const p = this.pointer;
       // A left click that did not drag selects the pixel under it.
       if (p && p.button === 0 && Math.hypot(event.clientX - p.x, event.clientY - p.y) < 4
@@ -463,7 +468,7 @@ class Viewport {
 
 const WATCHED = ["series", "index", "window_center", "window_width", "voi_function", "invert",
                  "zoom", "pan_x", "pan_y", "smooth", "playing", "speed", "loop", "tool",
-                 "orientation", "selected", "key_images"];
+                 "orientation", "selected", "key_images", "annotations", "annotation_selected"];
 
 export function render({ model, el }) {
   const view = new Viewport(model, el);
