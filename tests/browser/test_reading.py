@@ -132,7 +132,7 @@ def test_cine_plays_at_the_acquisition_frame_time(
     open_series(page, reading, "US ECHO")
     frames = str(reading.us_frames)
     wait_for(lambda: attr(page, "count") == frames and attr(page, "loaded") == frames,
-             what="every ultrasound frame fetched")
+             what="every ultrasound frame fetched", timeout=240)
     play = page.get_by_role("button", name="\u25b6 Play / \u275a\u275a")
     play.click()
     wait_for(lambda: int(attr(page, "played-ms") or 0) > 1200, what="1.2 s of playback")
