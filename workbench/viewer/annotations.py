@@ -198,6 +198,7 @@ class AnnotationController(param.Parameterized):
             raise ValueError("the viewer has no series to measure on")
         self.api, self.viewer = api, viewer
         self.series = viewer.series
+        self._tasks: set[asyncio.Task[None]] = set()  # messages being carried out
         counts: dict[str, int] = {}
         for frame in self.series.frames:
             counts[frame.sop_uid] = counts.get(frame.sop_uid, 0) + 1
@@ -300,11 +301,22 @@ class AnnotationController(param.Parameterized):
             self._refused(exc)
 
     def received(self, message: Mapping[str, Any]) -> None:
-        """The browser's message: handled on a thread in a served page, else directly."""
+        """The browser's message: handled on a thread in a served page, else directly.
+
+        Never blocks an event loop running in this thread: in a served page that loop
+        is the one the archive answers on, so a blocking call would wait for itself.
+        """
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             pn.state.execute(partial(self.handle_async, message))
-        else:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop in this thread (a test, a plain script)
             self.handle(message)
+            return
+        task = loop.create_task(self.handle_async(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def delete_selected(self) -> None:
         """Delete the annotation the reader selected in the browser, if any."""
