@@ -2,7 +2,9 @@
 
 Sending a report queues one ``report_deliveries`` row per recipient and channel (their
 preference: e-mail, fax or both). A worker thread in each server process claims due
-rows (an UPDATE that only one process wins), sends them, and records the outcome:
+rows (an UPDATE that only one process wins, holding the row for ``LEASE``; a row left in
+``sending`` by a worker that died is taken again when that runs out), sends them, and
+records the outcome:
 ``sent``; ``submitted`` (fax, until the gateway reports); ``retrying`` with the error and
 the next attempt (``report_retry_s``, doubled each time); ``failed`` after
 ``report_delivery_attempts``, shown to the physician, who can retry. E-mails carry a
@@ -48,6 +50,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DUE = ("queued", "retrying")
+LEASE = timedelta(minutes=10)
+"""How long a claimed delivery stays with its worker. A worker that dies mid-send leaves
+the row in ``sending``; once the lease has run out another worker takes it again (the
+recipient may then get the message twice: better than never)."""
 
 
 def _now() -> datetime:
@@ -218,7 +224,7 @@ class Distribution:
         """Send what is due and poll submitted faxes; returns how many rows were handled."""
         with self.engine.connect() as conn:
             due = conn.execute(select(report_deliveries.c.pk, report_deliveries.c.state).where(
-                or_(and_(report_deliveries.c.state.in_(DUE),
+                or_(and_(report_deliveries.c.state.in_((*DUE, "sending")),
                          report_deliveries.c.next_attempt_at <= _now()),
                     report_deliveries.c.state == "submitted")).limit(50)).fetchall()
         for pk, state in due:
@@ -229,10 +235,14 @@ class Distribution:
         return len(due)
 
     def _claim(self, pk: int, state: str) -> bool:
+        """Take a due delivery (or one whose worker's lease ran out) for this worker."""
+        now = _now()
         with write_transaction(self.engine) as conn:
             won = conn.execute(update(report_deliveries).where(
-                report_deliveries.c.pk == pk, report_deliveries.c.state == state).values(
-                state="sending", attempts=report_deliveries.c.attempts + 1))
+                report_deliveries.c.pk == pk, report_deliveries.c.state == state,
+                report_deliveries.c.next_attempt_at <= now).values(
+                state="sending", attempts=report_deliveries.c.attempts + 1,
+                next_attempt_at=now + LEASE))
             return bool(won.rowcount)
 
     def _pdf(self, report_pk: int, version: int) -> bytes:
@@ -255,7 +265,8 @@ class Distribution:
             if row.channel == "fax":
                 job = self.fax.submit(row.address, self._pdf(row.report_pk, row.version_number),
                                       f"report {uid} v{row.version_number}")
-                values = {"state": "submitted", "gateway_job": job, "last_error": ""}
+                values = {"state": "submitted", "gateway_job": job, "last_error": "",
+                          "next_attempt_at": None}
             else:
                 values = self._email(row)
         except Exception as exc:  # any failure is recorded and retried, never lost
@@ -275,7 +286,7 @@ class Distribution:
                                          ".pdf", pdf=self._pdf(row.report_pk, row.version_number),
                                          signer=signer)
             self.email.send(message)
-            return {"state": "sent", "sent_at": _now(), "last_error": ""}
+            return {"state": "sent", "sent_at": _now(), "last_error": "", "next_attempt_at": None}
         token = secrets.token_urlsafe(32)
         expires = _now() + timedelta(days=self.settings.report_link_days)
         with write_transaction(self.engine) as conn:
@@ -284,7 +295,7 @@ class Distribution:
         self.email.send(link_message(sender, row.address, signer=signer,
                                      link=f"{row.link_base}/api/report-links/{token}",
                                      expires=f"{expires:%Y-%m-%d %H:%M} UTC"))
-        return {"state": "sent", "sent_at": _now(), "last_error": ""}
+        return {"state": "sent", "sent_at": _now(), "last_error": "", "next_attempt_at": None}
 
     def _failure(self, attempts: int, error: str) -> dict[str, Any]:
         if attempts >= self.settings.report_delivery_attempts:

@@ -7,6 +7,7 @@ import email
 import io
 import json
 import shutil
+import sqlite3
 import subprocess
 import time
 import wave
@@ -21,7 +22,13 @@ import numpy as np
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.conftest import RunningArchive, free_port, start_archive, stop_archive
+from tests.conftest import (
+    RunningArchive,
+    free_port,
+    requires_sqlite,
+    start_archive,
+    stop_archive,
+)
 from tests.server.people import PASSWORD, VALID_NPIS, Person, link_secret, login, stow, token_for
 from tests.synth import make_patient, make_study
 
@@ -178,6 +185,38 @@ def test_distribution_log_retries_and_resend(world: World) -> None:
         version = max(v for _, v in newest)
         assert newest == {("ref@partner.example", version), ("+15550102000", version)}
         world.inbox.to(world.referrer.email, "signed report", count=2)
+
+
+@requires_sqlite
+def test_a_delivery_left_sending_by_a_dead_worker_is_sent_once_its_lease_ends(
+        world: World) -> None:
+    """A worker killed mid-send leaves its row in ``sending``: after the lease another
+    worker sends it; a row whose lease still runs is left to its worker."""
+    rid = _signed_report(world)
+    with world.api(world.physician) as api:
+        r = api.post(f"/reports/{rid}/distribute", json={"recipients": [
+            {"user_id": world.physician.user_id}]})
+        assert r.status_code == 202, r.text
+        pk = r.json()[0]["id"]
+        _wait(lambda: api.get(f"/reports/{rid}/deliveries").json()[0]["state"] == "sent")
+        before = len(world.inbox.to(world.physician.email, "signed report", count=0))
+        index = sqlite3.connect(world.archive.data_dir / "index.sqlite")
+        try:
+            with index:   # as a worker that died after claiming it would have left it
+                index.execute("UPDATE report_deliveries SET state = 'sending', "
+                              "next_attempt_at = datetime('now', '+1 hour') WHERE pk = ?", (pk,))
+            time.sleep(2.0)   # the worker polls about every 0.15 s here
+            assert api.get(f"/reports/{rid}/deliveries").json()[0]["state"] == "sending"
+            with index:   # the lease runs out
+                index.execute("UPDATE report_deliveries SET next_attempt_at = "
+                              "datetime('now', '-1 minute') WHERE pk = ?", (pk,))
+        finally:
+            index.close()
+        done = _wait(lambda: next((d for d in api.get(f"/reports/{rid}/deliveries").json()
+                                   if d["state"] == "sent"), None))
+        assert done["attempts"] == 2 and done["next_attempt_at"] is None
+        assert len(world.inbox.to(world.physician.email, "signed report",
+                                  count=before + 1)) == before + 1
 
 
 def test_failed_fax_is_retried_then_failed(world: World) -> None:
