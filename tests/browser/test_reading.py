@@ -66,6 +66,8 @@ def attr(page: Any, name: str) -> str:
 
 def test_worklist_search_thumbnails_and_literal_header_text(
         page: Any, reading: ReadingData, artifacts: Path) -> None:
+    page.goto(reading.archive.url + "/")   # the page may come from another module's test
+    page.locator(".wb-account").wait_for(timeout=60_000)
     rows = page.locator(".wb-table .wb-row")
     wait_for(lambda: rows.count() == 2, what="both studies listed")
     xss = page.locator(".wb-row", has_text="alert(1)")
