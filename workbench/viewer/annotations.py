@@ -22,11 +22,13 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import panel as pn
 import param
 
+from workbench.dicomweb.client import raise_for_response
+from workbench.dicomweb.client_base import ArchiveUnavailableError
 from workbench.errors import WorkbenchError
-from workbench.viewer.api_base import JsonApi
 from workbench.viewer.viewers import SliceViewer
 
 __all__ = ["MEASURE_TOOLS", "AnnotationApi", "AnnotationController", "describe"]
@@ -46,7 +48,7 @@ _REFUSALS = (WorkbenchError, ValueError, KeyError, TypeError)
 _UNITS = {"deg": "\u00b0", "mm2": "mm\u00b2", "px2": "px\u00b2"}
 
 
-class AnnotationApi(JsonApi):
+class AnnotationApi:
     """The archive's annotation routes of a study, as one reader.
 
     Parameters
@@ -67,6 +69,32 @@ class AnnotationApi(JsonApi):
     point count is a ``WorkbenchError`` with the archive's message).
     """
 
+    def __init__(self, url: str, *, token: str | None = None, csrf: str | None = None,
+                 client: httpx.Client | None = None, timeout: float = 60) -> None:
+        self.url = url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._csrf = {"X-CSRF-Token": csrf} if csrf else {}
+        self._owns = client is None
+        self._http = client if client is not None else httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        """Close the connections (unless the client was given)."""
+        if self._owns:
+            self._http.close()
+
+    def _call(self, method: str, path: str, json: Any = None) -> Any:
+        headers = dict(self._headers)
+        if method != "GET":
+            headers.update(self._csrf)
+        try:
+            response = self._http.request(method, f"{self.url}/api{path}", json=json,
+                                          headers=headers)
+        except httpx.TransportError as exc:
+            raise ArchiveUnavailableError(
+                f"cannot reach the archive at {self.url}: {exc or type(exc).__name__}"
+            ) from exc
+        raise_for_response(response)
+        return None if response.status_code == 204 else response.json()
 
     @staticmethod
     def _path(study: str, annotation_id: int | None = None) -> str:

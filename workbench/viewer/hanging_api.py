@@ -10,11 +10,14 @@ for notebooks without an archive API and for tests. Both satisfy
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
+import httpx
+
+from workbench.dicomweb.client import raise_for_response
+from workbench.dicomweb.client_base import ArchiveUnavailableError
 from workbench.hanging import HangingProtocol, ViewingPreferences, default_protocols
-from workbench.viewer.api_base import JsonApi
 
 __all__ = ["LocalProtocols", "ProtocolSource", "ViewingApi"]
 
@@ -73,7 +76,7 @@ class LocalProtocols:
         return self._roles
 
 
-class ViewingApi(JsonApi):
+class ViewingApi:
     """The archive's preference routes, as one reader.
 
     Parameters
@@ -89,6 +92,32 @@ class ViewingApi(JsonApi):
         An ``httpx.Client`` to use and not close.
     """
 
+    def __init__(self, url: str, *, token: str | None = None, csrf: str | None = None,
+                 client: httpx.Client | None = None, timeout: float = 60) -> None:
+        self.url = url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._csrf = {"X-CSRF-Token": csrf} if csrf else {}
+        self._owns = client is None
+        self._http = client if client is not None else httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        """Close the connections (unless the client was given)."""
+        if self._owns:
+            self._http.close()
+
+    def _call(self, method: str, path: str, json: Any = None) -> Any:
+        headers = dict(self._headers)
+        if method != "GET":
+            headers.update(self._csrf)
+        try:
+            response = self._http.request(method, f"{self.url}/api{path}", json=json,
+                                          headers=headers)
+        except httpx.TransportError as exc:
+            raise ArchiveUnavailableError(
+                f"cannot reach the archive at {self.url}: {exc or type(exc).__name__}"
+            ) from exc
+        raise_for_response(response)
+        return response.json()
 
     def protocols(self) -> list[tuple[HangingProtocol, bool]]:
         """``GET /api/me/hanging-protocols``: own first, then shipped."""
