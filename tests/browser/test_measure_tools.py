@@ -91,6 +91,12 @@ def to_screen(page: Any, measured: Measured, row: float, col: float) -> tuple[fl
             top + (row + 0.5) / measured.rows * height)
 
 
+def use(page: Any, tool: str) -> None:
+    """Pick a left-button tool and wait until the viewport has it (a server round trip)."""
+    page.get_by_role("button", name=tool, exact=True).click()
+    wait_for(lambda: data(page, "tool") == tool, timeout=60, what=f"the {tool} tool")
+
+
 def drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
     page.mouse.move(*start)
     page.mouse.down()
@@ -116,7 +122,7 @@ def test_length_and_ellipse_drawn_measured_and_shown_again(
         mpage: Any, reading: ReadingData, measured: Measured, artifacts: Path) -> None:
     page = mpage
     open_study(page, reading)
-    page.get_by_role("button", name="length", exact=True).click()
+    use(page, "length")
     start, end = (20.0, 30.0), (90.0, 100.0)   # (row, col) aimed at
     drag(page, to_screen(page, measured, *start), to_screen(page, measured, *end))
     shown = wait_for(lambda: label(page, "length"), timeout=60, what="the length shown")
@@ -129,7 +135,7 @@ def test_length_and_ellipse_drawn_measured_and_shown_again(
     expected = math.hypot((r1 - r0) * rs, (c1 - c0) * cs)
     assert shown == f"{expected:.1f} mm (Pixel Spacing)"
 
-    page.get_by_role("button", name="ellipse", exact=True).click()
+    use(page, "ellipse")
     top_left, bottom_right = (60.0, 20.0), (100.0, 60.0)
     drag(page, to_screen(page, measured, *top_left), to_screen(page, measured, *bottom_right))
     text = wait_for(lambda: label(page, "ellipse"), timeout=60, what="the ellipse shown")
@@ -157,7 +163,7 @@ def test_handle_moved_is_measured_again_and_delete_removes(
     wait_for(lambda: data(page, "annotations") == "2", timeout=60, what="the annotations")
     [length] = [a for a in stored(reading, measured) if a["kind"] == "length"]
     before = label(page, "length")
-    page.get_by_role("button", name="select", exact=True).click()
+    use(page, "select")
     end = length["points"][1]
     drag(page, to_screen(page, measured, *end), to_screen(page, measured, end[0], end[1] + 20))
     wait_for(lambda: label(page, "length") not in ("", before), timeout=60,

@@ -81,6 +81,7 @@ class Viewport {
       this.renderer = new CanvasRenderer(canvas);
     }
     this.root.dataset.renderer = this.renderer.name;
+    this.root.dataset.tool = this.model.tool;
     this.model.renderer = this.renderer.name;
   }
 
@@ -451,6 +452,7 @@ class Viewport {
 
   // The model changed (from Python, or from this view through set()/flush()).
   changed(name) {
+    if (name === "tool") this.root.dataset.tool = this.model.tool;
     if (name === "series") { this.current = Math.min(this.model.index, Math.max(0, this.count() - 1)); this.setSeries(); return; }
     if (name === "orientation") {
       this.current = Math.min(this.model.index, Math.max(0, this.count() - 1));
