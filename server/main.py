@@ -19,7 +19,7 @@ from server.auth.hub import HubIdentities, HubServiceMiddleware
 from server.auth.limits import LoginLimiter
 from server.auth.tokens import CredentialCache, ensure_admin
 from server.config import Settings
-from server.db.engine import make_engine, upgrade
+from server.db.engine import make_engine, refresh_statistics, upgrade
 from server.deps import Services
 from server.routes import (
     accounts,
@@ -86,6 +86,7 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.resolved_database_url)
     if not settings.prepared:
         upgrade(engine)
+        refresh_statistics(engine)
     store = open_store(settings, "blobs")
     events = EventBus()
     charges = LedgerHandlers(engine, load_prices(settings))

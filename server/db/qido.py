@@ -102,7 +102,11 @@ def _match_clause(match: Match, column: Column[Any], vr: str) -> ColumnElement[b
         if match.low:
             clauses.append(column >= match.low)
         if match.high:
+            # A partial upper bound ("2016" of DA, "12" of TM) compares the value's prefix;
+            # the second, implied bound lets an index serve the range: every character of
+            # DA/TM/DT text sorts below "~", so prefix <= high means value <= high + "~".
             clauses.append(func.substr(column, 1, len(match.high)) <= match.high)
+            clauses.append(column <= match.high + "~")
         return and_(*clauses)
     if match.kind == "wildcard":
         pattern = wildcard_to_like(match.value)

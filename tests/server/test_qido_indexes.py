@@ -19,7 +19,7 @@ from alembic import command
 from sqlalchemy import Engine, insert, inspect, text
 
 from server.auth.permissions import Principal
-from server.db.engine import alembic_config, make_engine, upgrade
+from server.db.engine import alembic_config, make_engine, refresh_statistics, upgrade
 from server.db.models import patients, studies
 from server.db.qido import Scope, build_select
 from server.db.visibility import visible_studies
@@ -107,3 +107,46 @@ def test_postgresql_gets_both_indexes() -> None:
         engine.dispose()
         with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_statistics_refreshed_for_an_archive_created_empty(sqlite_engine: Engine) -> None:
+    """An archive created empty has no statistics; ``refresh_statistics`` (run at every
+    start) gives the planner the order index for the page, without a temporary sort."""
+    now = datetime(2026, 1, 1)
+    with sqlite_engine.begin() as conn:
+        pk = conn.execute(insert(patients).values(
+            account_pk=1, patient_id="P", issuer="", created_at=now)).inserted_primary_key[0]
+        conn.execute(insert(studies), [
+            {"study_uid": f"1.2.3.{i}", "account_pk": 1, "patient_pk": pk,
+             "patient_id": f"P{i}", "patient_name": f"NAME{i % 50}^X",
+             "study_date": f"{2016 + i % 10}{1 + i % 12:02d}{1 + i % 28:02d}",
+             "created_at": now, "updated_at": now} for i in range(3000)])
+    refresh_statistics(sqlite_engine)
+    with sqlite_engine.connect() as conn:
+        analysed = {r[0] for r in conn.execute(text("SELECT idx FROM sqlite_stat1"))}
+    assert "ix_studies_date_pk" in analysed
+    page = _plan(sqlite_engine, "limit=1000&offset=2000")
+    assert "ix_studies_date_pk" in page and "TEMP B-TREE" not in page, page
+
+
+def test_a_date_range_upper_bound_is_an_index_range(sqlite_engine: Engine) -> None:
+    """The partial upper bound gets an implied, index-friendly twin: the range is a
+    search of ``ix_studies_date_pk`` with both ends (``<?`` in SQLite's plan), and the
+    answers are those of the prefix comparison alone."""
+    now = datetime(2026, 1, 1)
+    dates = ["20151231", "20160101", "20160615", "20161231", "20170101", ""]
+    with sqlite_engine.begin() as conn:
+        pk = conn.execute(insert(patients).values(
+            account_pk=1, patient_id="P", issuer="", created_at=now)).inserted_primary_key[0]
+        conn.execute(insert(studies), [
+            {"study_uid": f"1.2.4.{i}", "account_pk": 1, "patient_pk": pk,
+             "patient_id": f"P{i}", "patient_name": "X^Y", "study_date": d,
+             "created_at": now, "updated_at": now} for i, d in enumerate(dates)])
+    refresh_statistics(sqlite_engine)
+    query = parse_qido(parse_qsl("StudyDate=20160101-20161231"), QueryLevel.STUDY, max_limit=100)
+    stmt = build_select(query, Scope(visible=visible_studies(ADMIN)))
+    with sqlite_engine.connect() as conn:
+        found = sorted(r.study_date for r in conn.execute(stmt))
+    assert found == ["20160101", "20160615", "20161231"]
+    plan = _plan(sqlite_engine, "StudyDate=20160101-20161231&limit=100")
+    assert "ix_studies_date_pk (study_date>? AND study_date<?)" in plan, plan
