@@ -27,6 +27,7 @@ from workbench.measure import _grid
 
 __all__ = [
     "brush",
+    "brush_stroke",
     "close_mask",
     "connected_components",
     "fill_holes",
@@ -256,7 +257,39 @@ def brush(
     """
     matrix = _grid.affine(mask)
     values = np.array(mask.values, dtype=bool)
-    (z, y, x), = _grid.nearest_voxels(matrix, [center], values.shape)
+    _paint(values, matrix, center, radius_mm, erase=erase, in_plane=in_plane)
+    return _grid.like(mask, values, "edited")
+
+
+def brush_stroke(
+    mask: xr.DataArray,
+    centers: Sequence[Sequence[float]],
+    radius_mm: float,
+    *,
+    erase: bool = False,
+    in_plane: bool = False,
+) -> xr.DataArray:
+    """Return `mask` with :func:`brush` applied at each of `centers` in turn.
+
+    The same voxels as calling :func:`brush` once per centre, with one copy of the
+    mask instead of one per centre (a stroke dragged in a viewer has many).
+
+    Raises
+    ------
+    ValueError
+        A centre lies outside the volume (the mask is then left as it was).
+    """
+    matrix = _grid.affine(mask)
+    values = np.array(mask.values, dtype=bool)
+    for center in centers:
+        _paint(values, matrix, center, radius_mm, erase=erase, in_plane=in_plane)
+    return _grid.like(mask, values, "edited")
+
+
+def _paint(values: npt.NDArray[np.bool_], matrix: npt.NDArray[np.float64],
+           center: Sequence[float], radius_mm: float, *, erase: bool, in_plane: bool) -> None:
+    """Set (or clear) in place the voxels of `values` within the brush of :func:`brush`."""
+    (z, y, x), = _grid.nearest_voxels(matrix, [center], values.shape, what="brush centre")
     c = _grid.to_index(matrix, [center])[0]
     reach = [int(np.ceil(radius_mm / s)) + 1 for s in _grid.spacing(matrix)]
     if in_plane:
@@ -270,7 +303,6 @@ def brush(
     inside = np.einsum("...i,...i->...", offsets, offsets) <= radius_mm**2
     box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     values[box][inside] = not erase
-    return _grid.like(mask, values, "edited")
 
 
 def _structure(connectivity: int) -> npt.NDArray[np.bool_]:

@@ -62,9 +62,11 @@ class ImageView(JSComponent):  # type: ignore[misc]
     tool: param.Selector[str] = param.Selector(
         default="window", objects=["window", "pan", "zoom", "scroll", "select", "length",
                                    "angle", "cobb", "bidirectional", "ellipse", "rectangle",
-                                   "freehand", "probe", "arrow", "text"], doc="""
+                                   "freehand", "probe", "arrow", "text", "volume", "brush"],
+        doc="""
         What dragging with the left button does (middle: pan, right: zoom); the
-        measurement tools draw on the overlay (``assets/annotate.js``).""")
+        measurement tools draw on the overlay (``assets/annotate.js``); ``volume`` and
+        ``brush`` grow and paint a mask (``assets/volume_tool.js``).""")
     playing = param.Boolean(default=False, doc="Cine playback running (in the browser).")
     speed = param.Number(default=1.0, bounds=(0.05, 8), doc="Playback speed, 1 = acquisition.")
     loop = param.Boolean(default=True, doc="Start again after the last frame.")
@@ -95,6 +97,13 @@ class ImageView(JSComponent):  # type: ignore[misc]
         :class:`workbench.viewer.annotations.AnnotationController`.""")
     annotation_selected = param.Integer(default=None, allow_None=True, doc="""
         ``id`` of the annotation the reader selected in the browser, or ``None``.""")
+    volume_mask = param.Dict(default={}, doc="""
+        The volume tool's mask, drawn translucent over each image:
+        ``{"rows", "columns", "voxels", "slices": {str(index): [start, length, ...]}}``
+        (run-lengths of each acquired image row by row,
+        :func:`workbench.viewer.volume_region.mask_overlay`); empty: none.""")
+    volume_brush = param.Dict(default={}, doc="""
+        The brush: ``{"radius_mm", "erase"}`` (drawn as the pointer's circle).""")
     force_canvas2d = param.Boolean(default=False, doc="Use the Canvas2D renderer.")
     renderer = param.String(default="", doc="Renderer in use, reported by the browser.")
     loaded = param.Integer(default=0, doc="Frames fetched so far, reported by the browser.")
@@ -103,7 +112,7 @@ class ImageView(JSComponent):  # type: ignore[misc]
     fragment_source = param.String(default="", constant=True, doc="Fragment shader.")
 
     _esm = asset("pixels.js", "renderer.js", "image_view.js", "mpr.js", "kernel.js", "cine.js",
-                 "hanging.js", "annotate.js")
+                 "hanging.js", "annotate.js", "volume_tool.js")
     _stylesheets = [asset("viewer.css"), asset("hanging.css"), asset("annotate.css")]
 
     def __init__(self, **params: object) -> None:
@@ -117,6 +126,8 @@ class ImageView(JSComponent):  # type: ignore[misc]
         display indices, one after the other (row by row, little-endian)."""
         self.annotation_handler: Callable[[dict[str, Any]], None] | None = None
         """Receives the browser's finished shapes (``{"type": "annotation", ...}``)."""
+        self.volume_handler: Callable[[dict[str, Any]], None] | None = None
+        """Receives the volume tool's seeds and brush strokes (``{"type": "volume", ...}``)."""
 
     def _handle_msg(self, data: Any) -> None:
         """Answer the browser's request for frames of a kernel series (``kernel.js``);
@@ -124,6 +135,10 @@ class ImageView(JSComponent):  # type: ignore[misc]
         if isinstance(data, dict) and data.get("type") == "annotation":
             if self.annotation_handler is not None:
                 self.annotation_handler(data)
+            return
+        if isinstance(data, dict) and data.get("type") == "volume":
+            if self.volume_handler is not None:
+                self.volume_handler(data)
             return
         if not isinstance(data, dict) or data.get("type") != "frames":
             return

@@ -29,6 +29,7 @@ from workbench.viewer.reporting import ReportForm
 from workbench.viewer.series import SeriesDisplay, SeriesKind, describe_series
 from workbench.viewer.spect import SpectDashboard, is_gated_spect
 from workbench.viewer.viewers import SliceViewer, viewer_class
+from workbench.viewer.volume_tool import VolumeController
 from workbench.viewer.waveforms import DocumentViewer, EcgViewer, load_waveform
 from workbench.viewer.worklist import StudyBrowser, Worklist
 
@@ -110,6 +111,8 @@ class ReadingApp(param.Parameterized):
         # measurement tools in image viewers, when the archive's annotation API is given
         self.annotations = annotations
         self.measurements: list[AnnotationController | None] = [None] * MAX_VIEWPORTS
+        # and the volume tool in viewers of stacks (series that form a volume)
+        self.volumes: list[VolumeController | None] = [None] * MAX_VIEWPORTS
         self._panels: dict[int, pn.viewable.Viewable] = {}
         self.grid = pn.GridBox(ncols=1, sizing_mode="stretch_both", min_height=480)
         self.param.watch(self._layout_changed, ["layout"])
@@ -145,6 +148,7 @@ class ReadingApp(param.Parameterized):
         rows = await self._call(self.browser.fetch, self.client, study)
         self.viewers = [None] * MAX_VIEWPORTS
         self.measurements = [None] * MAX_VIEWPORTS
+        self.volumes = [None] * MAX_VIEWPORTS
         self._panels.clear()
         self.active = 0
         self.browser.show(study, rows)
@@ -179,6 +183,7 @@ class ReadingApp(param.Parameterized):
             self.hanging.viewer_opened(viewer, display)
         slot = self.active if viewport is None else viewport
         self.measurements[slot] = await self._measure(viewer)
+        self.volumes[slot] = self._volume_tool(viewer)
         self.viewers[slot] = viewer
         self._panels.pop(slot, None)
         rows, columns = grid_shape(self.layout)
@@ -198,6 +203,17 @@ class ReadingApp(param.Parameterized):
         except WorkbenchError as exc:  # the images still show; the reader sees why
             controller.message = f"Measurements not loaded: {exc}"
         return controller
+
+    def _volume_tool(self, viewer: param.Parameterized) -> VolumeController | None:
+        """Give a measured viewer of a stack the volume tool; its stored SEGs are read
+        in the background (the images show meanwhile)."""
+        if (self.annotations is None or not isinstance(viewer, SliceViewer)
+                or viewer.series is None or viewer.series.geometry is None):
+            return None
+        volume = VolumeController(self.client, viewer)
+        viewer.tool_controls = [*viewer.tool_controls, *volume.controls()]
+        volume.received({"action": "load"})
+        return volume
 
     def back(self) -> None:
         """Return to the worklist."""

@@ -65,6 +65,7 @@ class Viewport {
     this.bind();
     this.attachHanging();
     this.attachAnnotations();
+    this.attachVolume();      // the volume tool's mask (volume_tool.js)
     this.setSeries();
     new ResizeObserver(() => this.resize()).observe(this.root);
   }
@@ -285,6 +286,7 @@ class Viewport {
     this.placeCross(frame);
     this.markKey(frame);
     this.renderAnnotations(frame);
+    this.renderMask(frame);
   }
 
   // The selected point (model.selected = [index, row, col] of the displayed images).
@@ -402,6 +404,7 @@ class Viewport {
       if (event.target === this.slider) return;
       root.focus();
       if (m.playing) m.playing = false;
+      if (this.volumeDown(event)) return;     // the volume tool or brush (volume_tool.js)
       if (this.annotateDown(event)) return;   // a measurement tool (annotate.js)
       const frame = this.image(this.current);
       const tool = event.button === 1 ? "pan" : event.button === 2 ? "zoom" : m.tool;
@@ -413,6 +416,7 @@ class Viewport {
       canvas().setPointerCapture(event.pointerId);
     });
     root.addEventListener("pointermove", (event) => {
+      if (this.volumeMove(event)) return;
       if (this.annotateMove(event)) return;
       if (this.pointer) { this.drag(event); return; }
       this.cursor = this.imagePixel(event);
@@ -420,6 +424,7 @@ class Viewport {
     });
     const release = () => { if (this.pointer) { this.pointer = null; this.flush(); } };
     root.addEventListener("pointerup", (event) => {
+      if (this.volumeUp(event)) return;
       if (this.annotateUp(event)) return;
       const p = this.pointer;
       // A left click that did not drag selects the pixel under it.
@@ -470,7 +475,8 @@ class Viewport {
 
 const WATCHED = ["series", "index", "window_center", "window_width", "voi_function", "invert",
                  "zoom", "pan_x", "pan_y", "smooth", "playing", "speed", "loop", "tool",
-                 "orientation", "selected", "key_images", "annotations", "annotation_selected"];
+                 "orientation", "selected", "key_images", "annotations", "annotation_selected",
+                 "volume_mask", "volume_brush"];
 
 export function render({ model, el }) {
   const view = new Viewport(model, el);
