@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,24 @@ def page(chromium: Any, reading: ReadingData) -> Iterator[Any]:
     page.errors = errors
     yield page
     context.close()
+
+
+@contextmanager
+def logged_in_page(chromium: Any, url: str, email: str, *, width: int = 1400,
+                   height: int = 900) -> Iterator[Any]:
+    """A page in a browser context of its own, logged in as ``email`` through the app's
+    log-in form at ``url``; ``page.errors`` collects the page's uncaught errors."""
+    context = chromium.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error) + "\n" + str(error.stack)))
+    page.goto(url + "/")
+    page.locator(".wb-login input[name=email]").fill(email)
+    page.locator(".wb-login input[name=password]").fill(PASSWORD)
+    page.locator(".wb-login button").click()
+    page.locator(".wb-account").wait_for(timeout=60_000)
+    page.errors = errors
+    try:
+        yield page
+    finally:
+        context.close()

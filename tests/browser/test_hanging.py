@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ReadingData
+from tests.browser.conftest import ReadingData, logged_in_page
 from tests.browser.test_reading import wait_for
-from tests.server.people import PASSWORD, VALID_NPIS, Person, active_practice, stow
+from tests.server.people import VALID_NPIS, Person, active_practice, stow
 from tests.synth import make_ct, make_patient
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("reading-app")]
@@ -53,18 +53,8 @@ def priors(reading: ReadingData) -> Priors:
 @pytest.fixture(scope="module")
 def hpage(chromium: Any, reading: ReadingData, priors: Priors) -> Iterator[Any]:
     """A page of its own, logged in as the second practice's reader."""
-    context = chromium.new_context(viewport={"width": 1500, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error) + "\n" + str(error.stack)))
-    page.goto(reading.archive.url + "/")
-    page.locator(".wb-login input[name=email]").fill(priors.reader.email)
-    page.locator(".wb-login input[name=password]").fill(PASSWORD)
-    page.locator(".wb-login button").click()
-    page.locator(".wb-account").wait_for(timeout=60_000)
-    page.errors = errors
-    yield page
-    context.close()
+    with logged_in_page(chromium, reading.archive.url, priors.reader.email, width=1500) as page:
+        yield page
 
 
 def viewports(page: Any) -> Any:

@@ -21,9 +21,9 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.browser.conftest import ReadingData
+from tests.browser.conftest import ReadingData, logged_in_page
 from tests.browser.test_reading import wait_for
-from tests.server.people import PASSWORD, VALID_NPIS, Person, active_practice, stow
+from tests.server.people import VALID_NPIS, Person, active_practice, stow
 from tests.workbench.measure.sphere_series import INSIDE_HU, RADIUS, sphere_series
 from workbench.imaging.volume import series_volume
 
@@ -65,18 +65,8 @@ def ball(reading: ReadingData) -> Ball:
 @pytest.fixture(scope="module")
 def vpage(chromium: Any, reading: ReadingData, ball: Ball) -> Iterator[Any]:
     """A page of its own, logged in as the practice's reader."""
-    context = chromium.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error) + "\n" + str(error.stack)))
-    page.goto(reading.archive.url + "/")
-    page.locator(".wb-login input[name=email]").fill(ball.reader.email)
-    page.locator(".wb-login input[name=password]").fill(PASSWORD)
-    page.locator(".wb-login button").click()
-    page.locator(".wb-account").wait_for(timeout=60_000)
-    page.errors = errors
-    yield page
-    context.close()
+    with logged_in_page(chromium, reading.archive.url, ball.reader.email) as page:
+        yield page
 
 
 def view(page: Any) -> Any:
