@@ -4,6 +4,8 @@ The served session analyses a small stress/rest phantom (32^3, 8 gates) on a wor
 thread, as it would a study from the archive: the page shows the progress status, then
 the results table and the polar maps. The test reads the LVEF cell and the stress polar
 map's canvas, then steps the cine from Python and checks the short-axis row is redrawn.
+A second page shows a study of a real archive as a reading physician opens it and
+clicks "Send to report" (what was sent is listed) and "Export SR" (the SR stored).
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ import panel as pn
 import pytest
 
 from tests.browser.test_reading import wait_for
-from tests.conftest import free_port
-from tests.workbench.spect.cases import PAIR_DEFECTS
-from workbench.spect.phantom import PhantomSpec, make_phantom, stress_rest_specs
+from tests.conftest import free_port, start_archive, stop_archive
+from tests.server.people import active_practice, stow
+from tests.workbench.spect.cases import PAIR_DEFECTS, SMALL
+from workbench.dicomweb.client import HttpArchiveClient
+from workbench.spect.phantom import PhantomSpec, make_phantom, phantom_datasets, stress_rest_specs
 from workbench.spect.volume import make_volume
+from workbench.viewer.report_api import ReportApi
 from workbench.viewer.spect import SpectDashboard
 
 pytestmark = [pytest.mark.browser]
@@ -106,3 +111,69 @@ def test_dashboard_shows_progress_then_polar_map_and_lvef(
     finally:
         page.close()
 
+
+
+@pytest.fixture(scope="module")
+def served_study(tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[tuple[list[SpectDashboard], str, ReportApi]]:
+    """A dashboard served on a study of a real archive, as a reading physician opens it."""
+    archive = start_archive(tmp_path_factory.mktemp("spect-browser") / "data")
+    server = None
+    try:
+        physician = active_practice(archive, "reader@spect-browser.example")
+        stress, rest = (make_phantom(s) for s in stress_rest_specs(SMALL, tid=1.2))
+        datasets = phantom_datasets([stress, rest])
+        r = stow(archive, physician.headers, datasets)
+        assert r.status_code == 200, r.text
+        study_uid = str(datasets[0].StudyInstanceUID)
+        sessions: list[SpectDashboard] = []
+
+        def page() -> Any:
+            dashboard = SpectDashboard(
+                study_uid, client=HttpArchiveClient(archive.dicomweb, token=physician.token),
+                reports=ReportApi(archive.url, token=physician.token))  # fmt: skip
+            sessions.append(dashboard)
+            return pn.panel(dashboard)
+
+        port = free_port()
+        server = pn.serve({"/": page}, port=port, address="127.0.0.1", threaded=True,
+                          show=False, start=True)  # fmt: skip
+        yield sessions, f"http://127.0.0.1:{port}/", ReportApi(archive.url,
+                                                              token=physician.token)
+    finally:
+        if server is not None:
+            server.stop()
+        stop_archive(archive)
+
+
+def test_send_to_report_and_export_sr_buttons(
+        chromium: Any, served_study: tuple[list[SpectDashboard], str, ReportApi],
+        artifacts: Path) -> None:
+    sessions, url, api = served_study
+    page = chromium.new_page(viewport={"width": 1500, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(url)
+        page.locator("tr[data-quantity='LVEF (%)'] td[data-state='stress']").wait_for(
+            timeout=180_000)
+        dashboard = sessions[-1]
+        assert dashboard.data is not None
+        page.locator(".wb-spect-send-report button").click()
+        lvef = page.locator(".wb-spect-sent li[data-field='lvef']")
+        lvef.wait_for(timeout=60_000)
+        sent = dashboard.export.sent
+        assert sent is not None and sent.created
+        assert lvef.inner_text() == f"lvef: {sent.values['lvef']['value']:g} %"
+        report = api.report(sent.report_id)
+        assert report["versions"][-1]["content"]["values"]["lvef"] == sent.values["lvef"]
+
+        page.locator(".wb-spect-export-sr button").click()
+        status = page.locator(".wb-spect-export-status pre")
+        wait_for(lambda: "SR stored:" in status.first.inner_text(), timeout=60,
+                 what="the SR stored")
+        assert dashboard.export.sr_uid in status.first.inner_text()
+        page.screenshot(path=str(artifacts / "spect-export.png"), full_page=True)
+        assert not errors, errors
+    finally:
+        page.close()

@@ -133,7 +133,8 @@ def _phase(seg: LvSegmentation) -> tuple[PhaseResult, PolarMap]:
 
 def analyze_gated(volume: xr.DataArray, *, long_axis: LongAxis | None = None,
                   resolution_fwhm_mm: float | None = None,
-                  rr_interval_ms: float | None = None) -> LvAnalysis:  # fmt: skip
+                  rr_interval_ms: float | None = None,
+                  valve_shift_mm: float = 0.0) -> LvAnalysis:  # fmt: skip
     """Analyse one gated ``(gate, z, y, x)`` (or ungated ``(z, y, x)``) SPECT volume.
 
     Parameters
@@ -147,13 +148,17 @@ def analyze_gated(volume: xr.DataArray, *, long_axis: LongAxis | None = None,
         Known effective resolution; None: fitted from the gates.
     rr_interval_ms
         R-R interval for rates and times; None: ``attrs["rr_interval_ms"]`` if present.
+    valve_shift_mm
+        Manual valve plane: the detected one moved this far towards the apex (mm,
+        negative towards the atria; :func:`~workbench.spect.segmentation.finish_lv`).
 
     Returns
     -------
     LvAnalysis
     """
     rr = rr_interval_ms if rr_interval_ms is not None else volume.attrs.get("rr_interval_ms")
-    seg = segment_lv(volume, long_axis, resolution_fwhm_mm=resolution_fwhm_mm)
+    seg = segment_lv(volume, long_axis, resolution_fwhm_mm=resolution_fwhm_mm,
+                     valve_shift_mm=valve_shift_mm)  # fmt: skip
     return analysis_of(seg, None if rr is None else float(rr))
 
 
@@ -186,6 +191,7 @@ def analyze_study(stress: xr.DataArray | None = None, rest: xr.DataArray | None 
                   normals: NormalLimits | None = None, stress_axis: LongAxis | None = None,
                   rest_axis: LongAxis | None = None, resolution_fwhm_mm: float | None = None,
                   progress: Callable[[str, float], None] | None = None,
+                  stress_valve_shift_mm: float = 0.0, rest_valve_shift_mm: float = 0.0,
                   ) -> StudyAnalysis:  # fmt: skip
     """Analyse a stress/rest myocardial perfusion study.
 
@@ -202,6 +208,8 @@ def analyze_study(stress: xr.DataArray | None = None, rest: xr.DataArray | None 
     progress
         Called with what is being done and the fraction done (0 to 1) before each step
         and once at the end (``"done", 1.0``), e.g. to drive a progress bar.
+    stress_valve_shift_mm, rest_valve_shift_mm
+        Manual valve planes (see :func:`analyze_gated`); 0: as detected.
 
     Returns
     -------
@@ -214,11 +222,13 @@ def analyze_study(stress: xr.DataArray | None = None, rest: xr.DataArray | None 
     if stress is not None:
         report("analysing the stress set", 0.0)
     s = None if stress is None else analyze_gated(stress, long_axis=stress_axis,
-                                                  resolution_fwhm_mm=resolution_fwhm_mm)
+                                                  resolution_fwhm_mm=resolution_fwhm_mm,
+                                                  valve_shift_mm=stress_valve_shift_mm)
     if rest is not None:
         report("analysing the rest set", 0.0 if stress is None else 0.5)
     r = None if rest is None else analyze_gated(rest, long_axis=rest_axis,
-                                                resolution_fwhm_mm=resolution_fwhm_mm)
+                                                resolution_fwhm_mm=resolution_fwhm_mm,
+                                                valve_shift_mm=rest_valve_shift_mm)
     report("scoring perfusion", 0.95)
     s_scores = None if s is None else score_map(s.perfusion, limits, "stress")
     r_scores = None if r is None else score_map(r.perfusion, limits, "rest")

@@ -301,11 +301,12 @@ def display_data(stress: xr.DataArray | None, rest: xr.DataArray | None, *,
                  analysis: StudyAnalysis | None = None, normals: NormalLimits | None = None,
                  resolution_fwhm_mm: float | None = None,
                  stress_axis: LongAxis | None = None, rest_axis: LongAxis | None = None,
-                 progress: Callable[[str, float], None] | None = None
+                 progress: Callable[[str, float], None] | None = None,
+                 stress_valve_shift_mm: float = 0.0, rest_valve_shift_mm: float = 0.0,
                  ) -> DisplayData:  # fmt: skip
     """Analyse (unless `analysis` is given) and reslice a study for display.
 
-    `normals`, `resolution_fwhm_mm` and the axes go to
+    `normals`, `resolution_fwhm_mm`, the axes and the valve-plane shifts go to
     :func:`~workbench.spect.analysis.analyze_study`; `progress` is called with what is being
     done and the fraction done (0 to 1): the analysis is the first 80 %.
     """
@@ -317,7 +318,9 @@ def display_data(stress: xr.DataArray | None, rest: xr.DataArray | None, *,
 
         analysis = analyze_study(stress, rest, normals=normals,
                                  resolution_fwhm_mm=resolution_fwhm_mm, stress_axis=stress_axis,
-                                 rest_axis=rest_axis, progress=steps)  # fmt: skip
+                                 rest_axis=rest_axis, progress=steps,
+                                 stress_valve_shift_mm=stress_valve_shift_mm,
+                                 rest_valve_shift_mm=rest_valve_shift_mm)  # fmt: skip
     rows: dict[tuple[str, str], SliceRow] = {}
     pairs = zip(STATES, (stress, rest), (analysis.stress, analysis.rest), strict=True)
     sets = [(s, v, a) for s, v, a in pairs if v is not None and a is not None]

@@ -32,8 +32,8 @@ from workbench.spect.lvframe import LvFrame, angles_from_axis, axis_from_angles
 from workbench.spect.volume import affine_of, patient_points, spacing_of, summed, voxel_indices
 
 __all__ = [
-    "LongAxis", "estimate_long_axis", "find_lv_centre", "refine_long_axis", "sphere_directions",
-    "tilted",
+    "LongAxis", "estimate_long_axis", "find_lv_centre", "refine_long_axis", "shifted",
+    "sphere_directions", "tilted",
 ]  # fmt: skip
 
 F64 = npt.NDArray[np.float64]
@@ -248,3 +248,28 @@ def tilted(axis: LongAxis, anterior_deg: float = 0.0, septal_deg: float = 0.0) -
     turned = np.cos(q) * first + np.sin(q) * sep
     return LongAxis(origin=axis.origin, axis=(float(turned[0]), float(turned[1]),
                                               float(turned[2])))  # fmt: skip
+
+
+def shifted(axis: LongAxis, anterior_mm: float = 0.0, septal_mm: float = 0.0) -> LongAxis:
+    """The long axis moved sideways (the reader's correction of the axis origin).
+
+    Parameters
+    ----------
+    axis
+        The axis to move; its direction is kept.
+    anterior_mm, septal_mm
+        Move the origin (hence the whole axis) this far towards the anterior and septal
+        directions of `axis`'s frame (:mod:`workbench.spect.lvframe`), in mm; negative
+        values move it towards inferior and lateral. A move along the axis would change
+        nothing: the apex is found from the image along the axis.
+
+    Examples
+    --------
+    >>> base = LongAxis((0.0, 0.0, 0.0), (1.0, 0.0, 0.0))
+    >>> [round(v, 6) + 0.0 for v in shifted(base, 5.0).origin]   # anterior is -y
+    [0.0, -5.0, 0.0]
+    """
+    frame = axis.frame
+    moved = (np.asarray(axis.origin) + anterior_mm * np.asarray(frame.anterior)
+             + septal_mm * np.asarray(frame.septal))  # fmt: skip
+    return LongAxis(origin=(float(moved[0]), float(moved[1]), float(moved[2])), axis=axis.axis)

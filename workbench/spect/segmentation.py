@@ -13,6 +13,13 @@
 
 An ungated volume gets step 1-2, its summed surface and a wall model with the blur of
 :data:`DEFAULT_FWHM_MM` (or the one given).
+
+The reader may move the valve plane (``valve_shift_mm``, the manual override of the
+basal limit): every gate's detected plane, and the summed volume's, moves by that many
+mm along the long axis (positive: towards the apex) before step 5, so that volumes,
+myocardial volume, ``h`` and the polar maps follow. The wall model (step 4) stays fitted
+on the detected planes: blur and thickness are properties of the image, not of where
+the reader closes the cavity.
 """
 
 from __future__ import annotations
@@ -54,11 +61,16 @@ from workbench.spect.wallfit import (
 )
 from workbench.spect.wallinputs import band_area, fit_mask, gate_masks, gate_thickness
 
-__all__ = ["LvMeasurement", "LvSegmentation", "finish_lv", "measure_lv", "segment_lv"]
+__all__ = [
+    "VALVE_SHIFT_LIMIT_MM", "LvMeasurement", "LvSegmentation", "finish_lv", "measure_lv",
+    "segment_lv",
+]  # fmt: skip
 
 F64 = npt.NDArray[np.float64]
 DEFAULT_FWHM_MM = 12.0
 """Resolution assumed for an ungated study when none is given."""
+VALVE_SHIFT_LIMIT_MM = 20.0
+"""Largest valve-plane override either way (the grid reaches 25 mm past the plane)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +93,8 @@ class LvSegmentation:
         The constant myocardial volume every gate is held to.
     ed_gate, es_gate
         Gates of largest and smallest cavity volume (0 for an ungated volume).
+    valve_shift_mm
+        The reader's valve-plane override (mm towards the apex; 0: as detected).
     """
 
     long_axis: LongAxis
@@ -91,6 +105,7 @@ class LvSegmentation:
     myocardial_ml: float
     ed_gate: int
     es_gate: int
+    valve_shift_mm: float = 0.0
 
     @property
     def volumes_ml(self) -> tuple[float, ...]:
@@ -176,7 +191,8 @@ def measure_lv(volume: xr.DataArray, long_axis: LongAxis | None = None) -> LvMea
                          peaks, valves, h, ed, es, _default_sigma(volume, None))  # fmt: skip
 
 
-def finish_lv(m: LvMeasurement, *, resolution_fwhm_mm: float | None = None) -> LvSegmentation:
+def finish_lv(m: LvMeasurement, *, resolution_fwhm_mm: float | None = None,
+              valve_shift_mm: float = 0.0) -> LvSegmentation:  # fmt: skip
     """Steps 4-5 of the module docstring: wall model, thickness, surfaces.
 
     Parameters
@@ -186,7 +202,16 @@ def finish_lv(m: LvMeasurement, *, resolution_fwhm_mm: float | None = None) -> L
     resolution_fwhm_mm
         Known effective resolution (FWHM, mm); None: fitted from the gates (ungated
         volumes assume :data:`DEFAULT_FWHM_MM`).
+    valve_shift_mm
+        Move every detected valve plane this far along the long axis (mm, positive
+        towards the apex; at most :data:`VALVE_SHIFT_LIMIT_MM` either way).
+
+    Raises
+    ------
+    ValueError
+        `valve_shift_mm` beyond the limit or not finite.
     """
+    shift = _valve_shift(valve_shift_mm)
     grid, n_sectors = m.grid, len(m.grid.theta_deg)
     known = None if resolution_fwhm_mm is None else resolution_fwhm_mm / FWHM_PER_SIGMA
     if not m.gated:
@@ -195,11 +220,11 @@ def finish_lv(m: LvMeasurement, *, resolution_fwhm_mm: float | None = None) -> L
         radius = float(np.mean(m.summed_t[mask]))
         wall = fit_wall_model([mean], [1.0], [radius], sigma_mm=known or m.default_sigma)
         t_c = curvature_corrected(m.summed_t, grid, wall.sigma_mm)
-        area = area_weights(*grid.to_meridian(t_c), m.summed_valve, n_sectors)
+        area = area_weights(*grid.to_meridian(t_c), m.summed_valve + shift, n_sectors)
         myocardial = float(np.sum(area)) * wall.thickness_ed_mm / 1000.0
         whole = gate_surface(t_c, m.summed_counts, np.full(t_c.shape, wall.thickness_ed_mm),
-                             grid, m.summed_valve, myocardial)  # fmt: skip
-        return LvSegmentation(m.long_axis, grid, (), whole, wall, myocardial, 0, 0)
+                             grid, m.summed_valve + shift, myocardial)  # fmt: skip
+        return LvSegmentation(m.long_axis, grid, (), whole, wall, myocardial, 0, 0, shift)
     mids = [grid.to_meridian(tm) for tm, _ in m.peaks]
     masks = gate_masks(grid, mids, list(m.h), [c for _, c in m.peaks], m.ed)
     radii = [float(np.mean(tm[k])) for (tm, _), k in zip(m.peaks, masks, strict=True)]
@@ -217,20 +242,22 @@ def finish_lv(m: LvMeasurement, *, resolution_fwhm_mm: float | None = None) -> L
         sigma = wall.sigma_mm
     thickness = gate_thickness([c for _, c in m.peaks], list(m.h), m.ed, wall, radii)
     corrected = [curvature_corrected(tm, grid, wall.sigma_mm) for tm, _ in m.peaks]
+    valves = [zv + shift for zv in m.valves]  # the reader's plane (the detected one if 0)
     masses = [float(np.sum(smooth_area(tc, grid, zv) * th)) / 1000.0
-              for tc, zv, th in zip(corrected, m.valves, thickness, strict=True)]
+              for tc, zv, th in zip(corrected, valves, thickness, strict=True)]
     myocardial = float(np.mean(masses))
     apex_c = float(np.median([apex_z(grid.to_meridian(tc)[1]) for tc in corrected]))
     gates = tuple(gate_surface(tc, c, th, grid, zv, myocardial, apex_c) for tc, (_, c), th, zv
-                  in zip(corrected, m.peaks, thickness, m.valves, strict=True))  # fmt: skip
+                  in zip(corrected, m.peaks, thickness, valves, strict=True))  # fmt: skip
     whole = gate_surface(curvature_corrected(m.summed_t, grid, wall.sigma_mm), m.summed_counts,
-                         np.full(m.summed_t.shape, wall.thickness_ed_mm), grid, m.summed_valve,
-                         myocardial)  # fmt: skip
-    return LvSegmentation(m.long_axis, grid, gates, whole, wall, myocardial, m.ed, m.es)
+                         np.full(m.summed_t.shape, wall.thickness_ed_mm), grid,
+                         m.summed_valve + shift, myocardial)  # fmt: skip
+    return LvSegmentation(m.long_axis, grid, gates, whole, wall, myocardial, m.ed, m.es, shift)
 
 
 def segment_lv(volume: xr.DataArray, long_axis: LongAxis | None = None, *,
-               resolution_fwhm_mm: float | None = None) -> LvSegmentation:  # fmt: skip
+               resolution_fwhm_mm: float | None = None,
+               valve_shift_mm: float = 0.0) -> LvSegmentation:  # fmt: skip
     """Find the LV surfaces of every gate: :func:`measure_lv` then :func:`finish_lv`.
 
     Parameters
@@ -242,12 +269,23 @@ def segment_lv(volume: xr.DataArray, long_axis: LongAxis | None = None, *,
     resolution_fwhm_mm
         Known effective resolution of the volume (FWHM, mm); None: fitted from the gates
         (ungated volumes assume 12 mm).
+    valve_shift_mm
+        The reader's valve-plane override (:func:`finish_lv`); 0: as detected.
 
     Returns
     -------
     LvSegmentation
     """
-    return finish_lv(measure_lv(volume, long_axis), resolution_fwhm_mm=resolution_fwhm_mm)
+    return finish_lv(measure_lv(volume, long_axis), resolution_fwhm_mm=resolution_fwhm_mm,
+                     valve_shift_mm=valve_shift_mm)  # fmt: skip
+
+
+def _valve_shift(mm: float) -> float:
+    value = float(mm)
+    if not np.isfinite(value) or abs(value) > VALVE_SHIFT_LIMIT_MM:
+        raise ValueError(f"valve_shift_mm must be within +-{VALVE_SHIFT_LIMIT_MM:g} mm of the "
+                         f"detected valve plane, got {mm!r}")
+    return value
 
 
 def _default_sigma(volume: xr.DataArray, known: float | None) -> float:

@@ -178,7 +178,8 @@ class ReadingApp(param.Parameterized):
         viewer = make_viewer(display, waveform=waveform, dicomweb_root=self.dicomweb_root,
                              archive_root=self.archive_root, headers=self.headers)
         if is_gated_spect(metadata):  # gated NM SPECT: the study in the Gated SPECT dashboard
-            viewer = SpectDashboard(study, client=self.client)
+            viewer = SpectDashboard(study, client=self.client,
+                                    reports=None if self.report is None else self.report.api)
         if self.hanging is not None:
             self.hanging.viewer_opened(viewer, display)
         slot = self.active if viewport is None else viewport

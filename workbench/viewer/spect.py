@@ -9,8 +9,13 @@ contours; the perfusion polar maps (stress, rest, reversibility) with the 17-seg
 scores; wall motion, thickening and phase polar maps with segment values; the volume
 curves, the phase histograms and the results table (EDV, ESV, SV, LVEF, PFR, TTPF, mass,
 summed scores, extent, phase indices; SSS, SRS, SDS, TID, ischaemic extent). The reader
-corrects a long axis by tilting its apex (anterior/inferior, septal/lateral) and applies
-it: that set is analysed again about the given axis and everything shown follows.
+corrects a set's long axis (tilting its apex anterior/inferior and septal/lateral, moving
+its origin sideways) and its valve plane (mm towards the apex or the atria) and applies
+them: that set is analysed again and everything shown follows. "Send to report" and
+"Export SR" (:mod:`workbench.viewer.spect_export`) put the results into the study's
+nuclear cardiology report and store them as a TID 1500 SR; both need a study UID with
+``client=``, the report also ``reports=`` (a :class:`~workbench.viewer.report_api.ReportApi`
+as the reader; the reading app passes its own).
 
 ``source`` is a study UID with ``client=`` (any
 :class:`~workbench.dicomweb.client_base.ArchiveClient`: the reading app passes the
@@ -57,10 +62,12 @@ from workbench.spect.display import (
     segment_outlines,
 )
 from workbench.spect.polar import PolarMap
-from workbench.spect.reorient import tilted
+from workbench.spect.reorient import shifted, tilted
 from workbench.spect.report import study_summary, summary_table
 from workbench.spect.scores import NormalLimits
 from workbench.spect.study import Source, is_gated_spect, load_sets
+from workbench.viewer.report_api import ReportApi
+from workbench.viewer.spect_export import SpectExport
 from workbench.viewer.viewers import link_params
 
 __all__ = ["SpectDashboard", "is_gated_spect", "results_html"]
@@ -208,12 +215,20 @@ class SpectDashboard(pn.viewable.Viewer):
         Tilt of the apex towards anterior (negative: inferior) applied by ``reorient``.""")
     tilt_septal_deg = param.Number(default=0.0, bounds=(-30.0, 30.0), step=1.0, doc="""
         Tilt of the apex towards septal (negative: lateral) applied by ``reorient``.""")
+    origin_anterior_mm = param.Number(default=0.0, bounds=(-15.0, 15.0), step=1.0, doc="""
+        Move of the axis origin towards anterior (negative: inferior) applied by
+        ``reorient`` (``reorient.shifted``).""")
+    origin_septal_mm = param.Number(default=0.0, bounds=(-15.0, 15.0), step=1.0, doc="""
+        Move of the axis origin towards septal (negative: lateral) applied by ``reorient``.""")
+    valve_shift_mm = param.Number(default=0.0, bounds=(-20.0, 20.0), step=1.0, doc="""
+        Valve plane of ``axis_set``: mm from the detected plane towards the apex (negative:
+        towards the atria), applied by ``reorient``; shows the set's current value.""")
 
     def __init__(self, source: Source | None = None, *, rest: Source | None = None,
                  client: ArchiveClient | None = None, affine: npt.ArrayLike | None = None,
                  analysis: StudyAnalysis | None = None, normals: NormalLimits | None = None,
                  resolution_fwhm_mm: float | None = None, background: bool = True,
-                 **params: Any) -> None:  # fmt: skip
+                 reports: ReportApi | None = None, **params: Any) -> None:  # fmt: skip
         super().__init__(**params)
         if source is None and rest is None:
             raise ValueError("SpectDashboard needs a source: a study UID with client=, "
@@ -224,8 +239,14 @@ class SpectDashboard(pn.viewable.Viewer):
         self._options: dict[str, Any] = {"analysis": analysis, "normals": normals,
                                          "resolution_fwhm_mm": resolution_fwhm_mm}  # fmt: skip
         self._doc = pn.state.curdoc  # the served session's document, None in a notebook
+        study_uid = source if isinstance(source, str) and client is not None else None
+        self.export = SpectExport(lambda: None if self.data is None or self.busy
+                                  else self.data.study,  # what is shown, once settled
+                                  self._series_uids, study_uid=study_uid, reports=reports,
+                                  client=client)  # fmt: skip
         self._build()
         self.param.watch(self._show, "data")
+        self.param.watch(self._show_valve, ["axis_set", "data"])
         self.param.watch(self._show_gate, ["gate", "contours"])
         self.busy, self.status = True, "Waiting to analyse..."
         if background:
@@ -240,9 +261,20 @@ class SpectDashboard(pn.viewable.Viewer):
             self._volumes = self._load()
         return display_data(*self._volumes, progress=progress, **self._options)
 
+    def _series_uids(self) -> list[str]:
+        volumes = self._volumes or (None, None)
+        return [str(v.attrs["series_uid"]) for v in volumes
+                if v is not None and v.attrs.get("series_uid")]  # fmt: skip
+
+    def _show_valve(self, *_: Any) -> None:
+        """Show the valve-plane shift ``axis_set`` is analysed with."""
+        a = None if self.data is None else getattr(self.data.study, self.axis_set)
+        self.valve_shift_mm = 0.0 if a is None else a.segmentation.valve_shift_mm
+
     def reorient(self) -> None:
-        """Apply the tilt controls to the long axis of ``axis_set`` and analyse again (both
-        sets keep their current axes otherwise); the controls return to zero."""
+        """Apply the tilt, origin and valve-plane controls to ``axis_set`` and analyse again
+        (both sets keep their current axes and valve planes otherwise); tilt and origin
+        controls return to zero, the valve plane control keeps its value."""
         data = self.data
         if data is None or self.busy:
             return
@@ -252,10 +284,17 @@ class SpectDashboard(pn.viewable.Viewer):
         if current is None:
             self.status = f"There is no {self.axis_set} set to reorient."
             return
-        axes[self.axis_set] = tilted(current, self.tilt_anterior_deg, self.tilt_septal_deg)
-        self._options.update(analysis=None, stress_axis=axes["stress"], rest_axis=axes["rest"])
-        self.param.update(tilt_anterior_deg=0.0, tilt_septal_deg=0.0, busy=True,
-                          status="Analysing with the corrected axis...")
+        axes[self.axis_set] = shifted(tilted(current, self.tilt_anterior_deg,
+                                             self.tilt_septal_deg),
+                                      self.origin_anterior_mm, self.origin_septal_mm)
+        shifts = {f"{s}_valve_shift_mm": 0.0 if a is None else a.segmentation.valve_shift_mm
+                  for s, a in (("stress", data.study.stress), ("rest", data.study.rest))}
+        shifts[f"{self.axis_set}_valve_shift_mm"] = float(self.valve_shift_mm)
+        self._options.update(analysis=None, stress_axis=axes["stress"], rest_axis=axes["rest"],
+                             **shifts)  # fmt: skip
+        self.param.update(tilt_anterior_deg=0.0, tilt_septal_deg=0.0, origin_anterior_mm=0.0,
+                          origin_septal_mm=0.0, busy=True,
+                          status="Analysing with the corrected axis and valve plane...")
         if self._background:
             pn.state.execute(self.analyze)
         else:
@@ -342,16 +381,21 @@ class SpectDashboard(pn.viewable.Viewer):
                                    visible=self.param.busy, css_classes=["wb-spect-progress"]),
             pn.pane.Str(self.param.status, css_classes=["wb-spect-status"]),
             sizing_mode="stretch_width")  # fmt: skip
-        apply = pn.widgets.Button(label="Apply axis", width=100, css_classes=["wb-spect-axis"])
+        apply = pn.widgets.Button(label="Apply", width=100, css_classes=["wb-spect-axis"])
         apply.on_click(lambda _: self.reorient())
+        sliders = [pn.widgets.FloatSlider.from_param(getattr(self.param, name), width=150,
+                                                     label=label)
+                   for name, label in (("tilt_anterior_deg", "Tilt anterior (deg)"),
+                                       ("tilt_septal_deg", "Tilt septal (deg)"),
+                                       ("origin_anterior_mm", "Origin anterior (mm)"),
+                                       ("origin_septal_mm", "Origin septal (mm)"),
+                                       ("valve_shift_mm", "Valve plane to apex (mm)"))]
         axis = pn.Row(
             pn.widgets.RadioButtonGroup.from_param(self.param.axis_set, label="Axis of"),
-            pn.widgets.FloatSlider.from_param(self.param.tilt_anterior_deg, width=150,
-                                              label="Tilt anterior (deg)"),
-            pn.widgets.FloatSlider.from_param(self.param.tilt_septal_deg, width=150,
-                                              label="Tilt septal (deg)"), apply)  # fmt: skip
-        controls = pn.Row(self._player, pn.widgets.Checkbox.from_param(self.param.contours),
-                          axis)  # fmt: skip
+            *sliders, apply)  # fmt: skip
+        controls = pn.Column(
+            pn.Row(self._player, pn.widgets.Checkbox.from_param(self.param.contours)), axis,
+            self.export.panel)  # fmt: skip
         slices = pn.Column(*(sl[(s, "sa")].pane for s in STATES),
                            pn.Row(sl[("stress", "vla")].pane, sl[("stress", "hla")].pane),
                            pn.Row(sl[("rest", "vla")].pane, sl[("rest", "hla")].pane))
