@@ -24,6 +24,11 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[all]"
+	# an editable install leaves data files out: link the prebuilt JupyterLab extension
+	# and put the Jupyter server extension's config where a wheel puts it (docs/jupyter.md)
+	cd extensions && ../$(VENV)/bin/jupyter-builder develop --overwrite workbench_jupyter
+	install -D -m 644 extensions/jupyter-config/jupyter_server_config.d/workbench_jupyter.json \
+		$(VENV)/etc/jupyter/jupyter_server_config.d/workbench_jupyter.json
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

@@ -7,6 +7,8 @@
 * :mod:`workbench_jupyter.server` is the Jupyter server extension that gives the app the
   server's contents root, for DICOM files of the file browser
   (``<server>/workbench/files?path=P``, :mod:`workbench_jupyter.local`).
+* ``labextension/`` is the prebuilt JupyterLab extension ("Open in workbench" in the file
+  browser), shipped as ``share/jupyter/labextensions/workbench-labextension``.
 * ``extensions/jupyterhub_config.py`` runs the archive as a managed Hub service at
   ``/services/archive/`` (see ``docs/jupyter.md``).
 
@@ -19,12 +21,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ICON", "PATH", "TITLE", "setup_workbench"]
+__all__ = ["ICON", "LABEXTENSION", "PATH", "TITLE", "setup_workbench"]
+
+LABEXTENSION = "workbench-labextension"
+"""The JupyterLab extension's name (``share/jupyter/labextensions/<name>``)."""
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     """The Jupyter server extension (:mod:`workbench_jupyter.server`)."""
     return [{"module": "workbench_jupyter.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension, for ``jupyter labextension develop``."""
+    return [{"src": "labextension", "dest": LABEXTENSION}]
 
 
 PATH = "workbench"
