@@ -62,9 +62,15 @@ c.JupyterHub.services = [{
     "environment": archive_environment,
     "oauth_no_confirm": True,  # the archive is the organisation's own: no consent page
 }]
-# Users' tokens (their servers', their browsers' OAuth tokens) may reach the archive.
+# The archive refuses Hub tokens without this scope (server/auth/hub.py). Users' own
+# tokens and their browsers' OAuth tokens get it through the "user" role; their servers'
+# tokens (JUPYTERHUB_API_TOKEN, used by the notebook API and the in-Lab reading app)
+# through the "server" role, which keeps JupyterHub's default scopes besides.
+ARCHIVE_ACCESS = "access:services!service=archive"
 c.JupyterHub.load_roles = [
-    {"name": "user", "scopes": ["self", "access:services!service=archive"]},
+    {"name": "user", "scopes": ["self", ARCHIVE_ACCESS]},
+    {"name": "server", "scopes": ["users:activity!user", "access:servers!server",
+                                  ARCHIVE_ACCESS]},
 ]
 
 # -- The users' servers --------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.asgi_paths import route_path
 from server.services.audit import REMOTE, AuditEvent
 
 _SEARCH_ENDS = ("/studies", "/series", "/instances")
@@ -55,7 +56,7 @@ class AuditMiddleware:
             return
         client = scope.get("client")
         REMOTE.set(client[0] if client else "")
-        action = classify(scope["method"], scope["path"])
+        action = classify(scope["method"], route_path(scope))  # without the prefix
         if action is None:
             await self.app(scope, receive, send)
             return
@@ -81,7 +82,7 @@ class AuditMiddleware:
         principal: Any = state.get("principal")
         owner = state.get("audit_account", principal.account_pk if principal else None)
         query = scope.get("query_string", b"").decode("latin-1")
-        resource = f"{scope['method']} {scope['path']}" + (f"?{query}" if query else "")
+        resource = f"{scope['method']} {route_path(scope)}" + (f"?{query}" if query else "")
         client = scope.get("client")
         services.audit.record(AuditEvent(
             action=action, actor=principal.label if principal else "unauthenticated",

@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         default=None, validation_alias="JUPYTERHUB_API_TOKEN",
         description="The archive's own Hub service token.",
     )
+    hub_service_name: str = Field(
+        default="archive", validation_alias="JUPYTERHUB_SERVICE_NAME",
+        description="The archive's service name at the Hub: Hub tokens need the scope "
+        "`access:services!service=<name>` (or `access:services`).",
+    )
     hub_service_prefix: str | None = Field(
         default=None, validation_alias="JUPYTERHUB_SERVICE_PREFIX",
         description="Path the Hub's proxy serves the archive at (`/services/archive/`); "

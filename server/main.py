@@ -111,7 +111,8 @@ def build_services(settings: Settings) -> Services:
                     username=settings.smtp_username, password=settings.smtp_password)
     hub = None
     if settings.hub_api_url and settings.hub_api_token:
-        hub = HubIdentities(settings.hub_api_url, settings.hub_api_token, engine)
+        hub = HubIdentities(settings.hub_api_url, settings.hub_api_token, engine,
+                            service=settings.hub_service_name)
     return Services(settings=settings, engine=engine, store=store,
                     media_store=open_store(settings, "media"), events=events,
                     ingestor=ingestor, credentials=CredentialCache(engine),

@@ -79,6 +79,10 @@ def _me(http: httpx.Client) -> tuple[dict[str, Any] | None, str]:
         response = http.get("/api/me")
     except httpx.HTTPError as error:
         return None, f"The archive is not reachable: {error}"
+    if response.status_code == 403:   # e.g. the token lacks the archive's access scope
+        detail = response.json().get("detail", "") if response.headers.get(
+            "content-type", "").startswith("application/json") else ""
+        return None, f"The archive refused your Hub token: {detail or response.text[:300]}"
     if response.status_code != 200:
         return None, ("The archive does not know your Hub user: ask an administrator of "
                       "your practice to set your Hub user name on your membership.")

@@ -5,6 +5,10 @@ When the archive runs as a JupyterHub service, ``JUPYTERHUB_API_URL`` and
 about at the Hub (``GET {api_url}/user`` with ``Authorization: token <token>``); the Hub
 answers with the user's name, which maps to ``users.hub_username``. Answers are cached
 for :data:`CACHE_S` seconds. A Hub user without a mapped workbench user gets nothing.
+The token must also grant access to this service: the Hub's answer lists the token's
+scopes, which must hold ``access:services!service=<name>`` or the broader
+``access:services`` (:func:`grants_access`); a token without either is refused with a
+403 naming the scope (:class:`~workbench.errors.PermissionDeniedError`).
 
 Browsers log in through the Hub's OAuth (``/api/auth/hub`` -> the Hub's authorize page
 -> ``/oauth_callback``, server/routes/auth.py), which starts an ordinary archive session.
@@ -16,17 +20,61 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy import Connection, Engine, select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from server.asgi_paths import route_path
 from server.auth.permissions import SCOPES, Principal
 from server.auth.tokens import hash_token, principal_for_user
 from server.db.accounts import users
+from workbench.errors import PermissionDeniedError
 
 CACHE_S = 60.0
+ALL_SERVICES = "access:services"
+"""The scope granting access to every Hub service (it covers this one)."""
+
+
+def access_scope(service: str) -> str:
+    """The Hub scope that lets a token reach the service ``service``.
+
+    Examples
+    --------
+    >>> access_scope("archive")
+    'access:services!service=archive'
+    """
+    return f"{ALL_SERVICES}!service={service}"
+
+
+def grants_access(scopes: Iterable[str], service: str) -> bool:
+    """Whether a token's ``scopes`` (as the Hub lists them) let it reach ``service``.
+
+    Examples
+    --------
+    >>> grants_access(["self", "access:services!service=archive"], "archive")
+    True
+    >>> grants_access(["access:services"], "archive")
+    True
+    >>> grants_access(["access:services!service=other", "read:users"], "archive")
+    False
+    """
+    held = set(scopes)
+    return ALL_SERVICES in held or access_scope(service) in held
+
+
+def _check_access(model: dict[str, Any], service: str) -> None:
+    """Refuse (403) a Hub identity whose token lacks the service's access scope."""
+    scopes = model.get("scopes")
+    if not isinstance(scopes, list) or not grants_access(map(str, scopes), service):
+        raise PermissionDeniedError(
+            f"the Hub token of {model.get('name')!r} lacks the scope "
+            f"{access_scope(service)!r} (or {ALL_SERVICES!r}): grant it to the user's "
+            "role in the Hub's configuration (JupyterHub.load_roles)")
 
 
 class HubIdentities:
@@ -40,13 +88,18 @@ class HubIdentities:
         The service's own token (``JUPYTERHUB_API_TOKEN``).
     engine
         The index, to map Hub user names to workbench users.
+    service
+        The archive's service name at the Hub (``JUPYTERHUB_SERVICE_NAME``): tokens need
+        :func:`access_scope` of it.
     """
 
-    def __init__(self, api_url: str, api_token: str, engine: Engine) -> None:
+    def __init__(self, api_url: str, api_token: str, engine: Engine,
+                 service: str = "archive") -> None:
         self.api_url = api_url.rstrip("/")
         self.api_token = api_token
         self.engine = engine
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self.service = service
+        self._cache: dict[str, tuple[float, Principal | str | None]] = {}
 
     async def hub_user(self, token: str) -> dict[str, Any] | None:
         """The Hub's model of the user holding ``token``, or None."""
@@ -59,21 +112,37 @@ class HubIdentities:
         return model
 
     async def principal(self, token: str) -> Principal | None:
-        """The workbench principal for a Hub token, or None."""
+        """The workbench principal for a Hub token, or None when the Hub does not know it
+        or no workbench user is mapped to its Hub user.
+
+        Raises
+        ------
+        PermissionDeniedError
+            The Hub knows the token, but it lacks the service's access scope.
+        """
         key = hash_token(token)
         cached = self._cache.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        if cached is None or cached[0] <= time.monotonic():
+            cached = (time.monotonic() + CACHE_S, await self._resolve(token))
+            self._cache[key] = cached
+        if isinstance(cached[1], str):
+            raise PermissionDeniedError(cached[1])
+        return cached[1]
+
+    async def _resolve(self, token: str) -> Principal | str | None:
+        """The principal, the reason for a refusal, or None (unknown or unmapped)."""
         try:
             model = await self.hub_user(token)
         except httpx.HTTPError:
             return None
-        principal = None
-        if model is not None and model.get("name"):
-            principal = await asyncio.get_running_loop().run_in_executor(
-                None, self._map, str(model["name"]))
-        self._cache[key] = (time.monotonic() + CACHE_S, principal)
-        return principal
+        if model is None or not model.get("name"):
+            return None
+        try:
+            _check_access(model, self.service)
+        except PermissionDeniedError as refused:
+            return str(refused)
+        return await asyncio.get_running_loop().run_in_executor(
+            None, self._map, str(model["name"]))
 
     def _map(self, hub_name: str) -> Principal | None:
         with self.engine.connect() as conn:
@@ -93,6 +162,11 @@ class HubIdentities:
         """Redeem an OAuth authorization code at the Hub; the Hub user's name, or None.
 
         The archive's service token is its client secret (JupyterHub's HubOAuth flow).
+
+        Raises
+        ------
+        PermissionDeniedError
+            The identity's token lacks the service's access scope.
         """
         form = {"client_id": client_id, "client_secret": self.api_token, "code": code,
                 "grant_type": "authorization_code", "redirect_uri": redirect_uri}
@@ -104,15 +178,24 @@ class HubIdentities:
             model = await self.hub_user(str(response.json()["access_token"]))
         except (httpx.HTTPError, KeyError, ValueError):
             return None
-        return str(model["name"]) if model and model.get("name") else None
+        if not model or not model.get("name"):
+            return None
+        _check_access(model, self.service)
+        return str(model["name"])
 
 
 class HubServiceMiddleware:
     """Serve the archive at the Hub proxy's service prefix as well as at ``/``.
 
-    The Hub's proxy forwards ``/services/archive/...`` with the prefix; it is moved to
-    ``root_path`` so the routes match. A browser opening the app's page (``GET /``)
-    without a session is sent to the Hub log-in (``/api/auth/hub``) when OAuth is set up.
+    The Hub's proxy forwards ``/services/archive/...`` with the prefix; it becomes the
+    request's ``root_path`` (the path stays whole, as the ASGI specification and
+    ``uvicorn --root-path`` have it: Starlette's routes and mounts match the rest,
+    :func:`server.asgi_paths.route_path`), and the web apps build their browser URLs on it
+    (the reading app: ``workbench/viewer/app.py``). The prefix without its final slash
+    is redirected to ``prefix/``, where the page's relative URLs resolve under the
+    prefix. A browser opening the app's page (``GET /``) without a valid session (no
+    ``wb_session`` cookie, or one that has ended) is sent to the Hub log-in
+    (``/api/auth/hub``, with ``next`` keeping the page's query) when OAuth is set up.
 
     Parameters
     ----------
@@ -133,22 +216,47 @@ class HubServiceMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        if path == self.prefix or path.startswith(self.prefix + "/"):
-            scope = dict(scope, path=path[len(self.prefix):] or "/",
-                         root_path=scope.get("root_path", "") + self.prefix)
-            if scope.get("raw_path"):
-                scope["raw_path"] = scope["raw_path"][len(self.prefix):] or b"/"
-        if (self.oauth and scope["type"] == "http" and scope["path"] == "/"
-                and scope["method"] == "GET" and b"wb_session=" not in _cookies(scope)):
+        path, root = route_path(scope), scope.get("root_path", "")
+        if path == self.prefix and scope["type"] == "http":
+            query = scope.get("query_string", b"").decode("latin-1")
+            await _redirect(send, root + self.prefix + "/" + (f"?{query}" if query else ""))
+            return
+        if path.startswith(self.prefix + "/"):
+            scope = dict(scope, root_path=root + self.prefix)
+        if (self.oauth and scope["type"] == "http" and route_path(scope) == "/"
+                and scope["method"] == "GET" and not await _has_session(scope)):
             target = scope.get("root_path", "") + "/api/auth/hub"
-            await send({"type": "http.response.start", "status": 302,
-                        "headers": [(b"location", target.encode()),
-                                    (b"content-length", b"0")]})
-            await send({"type": "http.response.body", "body": b""})
+            query = scope.get("query_string", b"").decode("latin-1")
+            await _redirect(send, target + (f"?{urlencode({'next': '/?' + query})}"
+                                            if query else ""))
             return
         await self.app(scope, receive, send)
 
 
+async def _redirect(send: Send, location: str) -> None:
+    await send({"type": "http.response.start", "status": 302,
+                "headers": [(b"location", location.encode("latin-1")),
+                            (b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})
+
+
 def _cookies(scope: Scope) -> bytes:
     return b";".join(v for k, v in scope.get("headers", ()) if k == b"cookie")
+
+
+async def _has_session(scope: Scope) -> bool:
+    """Whether the request carries a browser session the archive still knows."""
+    jar = SimpleCookie()
+    try:
+        jar.load(_cookies(scope).decode("latin-1"))
+    except CookieError:
+        return False
+    cookie = jar.get("wb_session")
+    services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+    if cookie is None or not cookie.value:
+        return False
+    if services is None:   # not started (no lifespan): leave the decision to the app
+        return True
+    principal = await asyncio.get_running_loop().run_in_executor(
+        None, services.credentials.session, cookie.value)
+    return principal is not None

@@ -169,8 +169,9 @@ def logout(request: Request, services: ServicesDep, me: Myself) -> Response:
             conn.execute(delete(sessions).where(sessions.c.token_sha256 == hash_token(cookie)))
             bump_generation(conn)
     response = JSONResponse({"logged_out": True})
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    path = request.scope.get("root_path", "") + "/"   # where set_session_cookies set them
+    response.delete_cookie(SESSION_COOKIE, path=path)
+    response.delete_cookie(CSRF_COOKIE, path=path)
     return response
 
 

@@ -6,7 +6,8 @@ by default ``/services/archive/oauth_callback``). ``GET /api/auth/hub`` sends th
 to the Hub's authorize page; the Hub sends it back to ``/oauth_callback`` with a code,
 which the archive redeems for the Hub user's name (server/auth/hub.py), maps to the
 workbench user (``users.hub_username``) and turns into an ordinary archive session, its
-cookies limited to the service's path.
+cookies limited to the service's path. An identity whose token lacks the service's
+access scope (``access:services!service=<name>``) is refused (403, naming the scope).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from server.db.engine import write_transaction
 from server.deps import Services, ServicesDep
 from server.routes.auth import denied, open_session, remote_address, set_session_cookies
 from server.services.audit import AuditEvent
-from workbench.errors import NotFoundError
+from workbench.errors import NotFoundError, PermissionDeniedError
 
 router = APIRouter(tags=["Authentication"])
 """Included at the root: ``/api/auth/hub`` and the Hub's redirect URI ``/oauth_callback``."""
@@ -70,7 +71,12 @@ async def hub_callback(request: Request, services: ServicesDep, code: str = "",
     saved, _, target = request.cookies.get(HUB_STATE_COOKIE, "").partition(".")
     if not code or not saved or not secrets.compare_digest(saved, state):
         return denied(400, "the OAuth state does not match: start again at /api/auth/hub")
-    name = await hub.oauth_user(code, client_id, callback)
+    try:
+        name = await hub.oauth_user(code, client_id, callback)
+    except PermissionDeniedError as refused:
+        services.audit.record(AuditEvent("login", "hub", "scope", remote=remote_address(request),
+                                         detail=str(refused)[:500]))
+        return denied(403, str(refused))
     if name is None:
         return denied(403, "the Hub did not confirm your identity")
 

@@ -3,6 +3,10 @@
 The card number typed on the sign-up page goes only to the payment provider's script
 (for the test provider: a function in the page), which returns a token; the archive
 receives the token.
+
+Every page lives one level under the archive's root and names the archive's URLs
+relative to itself (``api/...``, ``dicom-web/...``, ``login``), so the pages work under
+a path prefix too (the JupyterHub service's ``/services/archive/``, docs/jupyter.md).
 """
 
 from __future__ import annotations

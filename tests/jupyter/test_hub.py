@@ -3,9 +3,13 @@
 * the notebook API run as each Hub user (``wb.connect()`` from the Hub environment and
   the user's Hub token) lists only that user's study;
 * the archive behind the Hub's proxy (``/services/archive/``) answers Hub tokens as the
-  mapped workbench user, and a browser logs in to it through the Hub's OAuth;
+  mapped workbench user, refuses (403, naming the scope) a token without
+  ``access:services!service=archive``, and a browser logs in to it through the Hub's OAuth;
 * in Chromium, each user logs in to the Hub, the Lab opens, the launcher's "Workbench"
-  item opens the reading app, whose worklist shows only that user's study.
+  item opens the reading app, whose worklist shows only that user's study;
+* in Chromium, a user logged in to the Hub opens the full reading app at
+  ``/services/archive/`` (through the Hub's OAuth), sees their study and its CT drawn,
+  and every request of the page stays under the prefix or the Hub's log-in pages.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import subprocess
 import sys
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -54,6 +59,18 @@ def test_hub_tokens_through_the_proxy(hub: Hub) -> None:
         assert [s["00080050"]["Value"][0] for s in found] == _expected(hub, name)
     assert httpx.get(f"{base}/dicom-web/studies", timeout=30,
                      headers={"Authorization": "token not-a-hub-token"}).status_code == 401
+
+
+def test_hub_tokens_without_the_access_scope_are_refused(hub: Hub) -> None:
+    with hub.api() as api:   # a token of Alice's that may only read her name
+        r = api.post("/users/alice/tokens", json={"note": "narrow",
+                                                  "scopes": ["read:users:name!user=alice"]})
+        assert r.status_code in (200, 201), r.text
+        narrow = str(r.json()["token"])
+    refused = httpx.get(f"{hub.url}/services/archive/api/me", timeout=30,
+                        headers={"Authorization": f"token {narrow}"})
+    assert refused.status_code == 403, refused.text
+    assert "access:services!service=archive" in refused.json()["detail"]
 
 
 def _hub_login(client: httpx.Client, name: str) -> None:
@@ -124,3 +141,48 @@ def _open_workbench(chromium: Any, hub: Hub, name: str) -> None:
 def test_lab_launcher_opens_the_reading_app(hub: Hub, chromium: Any) -> None:
     for name in USERS:
         _open_workbench(chromium, hub, name)
+
+
+@pytest.mark.browser
+def test_reading_app_at_the_service_prefix(hub: Hub, chromium: Any) -> None:
+    """The full reading app at ``/services/archive/`` after the Hub's OAuth log-in."""
+    prefix = "/services/archive/"
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    requests: list[str] = []
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{hub.url}/hub/login")
+        page.locator("#username_input").fill("alice")
+        page.locator("#password_input").fill(HUB_PASSWORD)
+        page.locator("#login_submit").click()
+        page.wait_for_url(lambda url: "/hub/login" not in url, timeout=60_000)
+        page.close()   # the Hub's pages (and the Lab) stay out of the record
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("request", lambda request: requests.append(request.url))
+        page.on("websocket", lambda socket: requests.append(socket.url))
+        study = hub.uids[_expected(hub, "alice")[0]]
+        page.goto(f"{hub.url}{prefix}")   # -> the Hub's authorize page -> back, logged in
+        rows = page.locator(".wb-table .wb-row")
+        rows.first.wait_for(timeout=90_000)
+        _wait(lambda: rows.count() == 1, 30, "Alice's worklist")
+        assert _expected(hub, "alice")[0] in rows.first.inner_text()
+        thumbnail = page.locator(".wb-table img.wb-thumb").first
+        _wait(lambda: thumbnail.evaluate("img => img.naturalWidth") > 0, 30, "the thumbnail")
+        page.goto(f"{hub.url}{prefix}?study={study}")   # a study's page, session kept
+        page.locator(".wb-card").first.click(timeout=90_000)
+        view = page.locator(".wb-viewport").first
+        _wait(lambda: view.get_attribute("data-count") == "2"
+              and view.get_attribute("data-drawn") == "0", 90, "the CT drawn")
+    finally:
+        context.close()
+    assert errors == []
+    origin = urlsplit(hub.url).netloc
+    paths = [urlsplit(url).path for url in requests if urlsplit(url).netloc == origin]
+    assert f"{prefix}ws" in paths
+    assert any(path.startswith(f"{prefix}dicom-web/") for path in paths)
+    outside = [path for path in paths
+               if not path.startswith((prefix, "/hub/api/oauth2/authorize"))]
+    assert outside == [], f"requests outside {prefix}: {outside}"

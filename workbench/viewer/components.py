@@ -219,7 +219,7 @@ class TableView(JSComponent):  # type: ignore[misc]
 class SessionView(JSComponent):  # type: ignore[misc]
     """Log-in form (``mode="login"``) or the user's name with a log-out button.
 
-    The browser posts the credentials to ``/api/auth/login`` itself, so the archive
+    The browser posts the credentials to ``<root>/api/auth/login`` itself, so the archive
     sets its HttpOnly session cookie on the page's origin; Python never sees the
     password.
     """
@@ -228,6 +228,9 @@ class SessionView(JSComponent):  # type: ignore[misc]
         default="login", objects=["login", "account"], doc="What to show.")
     email = param.String(default="", doc="The logged-in user's e-mail address.")
     message = param.String(default="", doc="A note shown under the log-in form.")
+    root = param.String(default="", doc="""
+        The archive's path prefix (``""`` at ``/``, e.g. ``/services/archive``): the
+        browser's log-in and log-out calls go under it.""")
 
     _esm = asset("session_view.js")
     _stylesheets = [asset("panels.css")]

@@ -1,5 +1,10 @@
 // Log in (POST /api/auth/login sets the HttpOnly session cookie, then the page reloads)
-// and log out (POST /api/auth/logout with the CSRF token of the wb_csrf cookie).
+// and log out (POST /api/auth/logout with the CSRF token of the wb_csrf cookie). Both go
+// under the archive's path prefix, model.root ("" at /, e.g. "/services/archive").
+
+function archiveUrl(model, path) {
+  return (model.root || "").replace(/\/+$/, "") + path;
+}
 
 function csrfToken() {
   const found = document.cookie.split(";").map((c) => c.trim()).find((c) => c.startsWith("wb_csrf="));
@@ -38,7 +43,7 @@ function loginForm(model, root) {
     event.preventDefault();
     button.disabled = true;
     try {
-      const response = await fetch("/api/auth/login", {method: "POST", credentials: "same-origin",
+      const response = await fetch(archiveUrl(model, "/api/auth/login"), {method: "POST", credentials: "same-origin",
         headers: {"Content-Type": "application/json"},
         body: JSON.stringify({email: email.value, password: password.value})});
       if (response.ok) { window.location.reload(); return; }
@@ -60,7 +65,7 @@ function accountBar(model, root) {
   button.textContent = "Log out";
   button.className = "wb-logout";
   button.addEventListener("click", async () => {
-    await fetch("/api/auth/logout", {method: "POST", credentials: "same-origin",
+    await fetch(archiveUrl(model, "/api/auth/logout"), {method: "POST", credentials: "same-origin",
       headers: {"X-CSRF-Token": csrfToken()}});
     window.location.assign(window.location.pathname);
   });
