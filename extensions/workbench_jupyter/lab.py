@@ -32,7 +32,7 @@ import panel as pn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.background import BackgroundTask
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workbench.dicomweb.client import HttpArchiveClient
 from workbench.notebook import find_archive
@@ -154,6 +154,31 @@ class _UnderPrefix:
         await self.app(scope, receive, send)
 
 
+class _FramedBySameOrigin:
+    """Every answer may be framed by the Lab only (``frame-ancestors 'self'``): the Lab's
+    "Open in workbench" shows the app in an iframe of the same origin, and no other site
+    may frame it (the page acts with the user's archive credential)."""
+
+    HEADER = (b"content-security-policy", b"frame-ancestors 'self'")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def framed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", [])
+                           if h[0].lower() != self.HEADER[0]]
+                message = {**message, "headers": [*headers, self.HEADER]}
+            await send(message)
+
+        await self.app(scope, receive, framed)
+
+
 def create_app(prefix: str, archive: str | None = None, token: str | None = None) -> FastAPI:
     """The in-Lab application: the reading page and the DICOMweb forwarder at ``prefix``.
 
@@ -184,6 +209,7 @@ def create_app(prefix: str, archive: str | None = None, token: str | None = None
                      app=app, prefix=prefix, title="workbench: reading",
                      websocket_origin="*")
     app.add_middleware(_UnderPrefix, prefix=prefix)
+    app.add_middleware(_FramedBySameOrigin)
     return app
 
 

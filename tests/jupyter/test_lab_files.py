@@ -135,7 +135,9 @@ def test_lab_files_open_in_the_viewer_and_upload(lab: tuple[str, Path], chromium
         page.get_by_text("'../elsewhere' leaves the Lab's contents root").wait_for(
             timeout=90_000)     # Panel's panes keep their text in a shadow root
 
-        page.goto(f"{url}/workbench/files?path=scans/ct")
+        answer = page.goto(f"{url}/workbench/files?path=scans/ct")
+        # framed by the Lab only (its "Open in workbench" tab), never by another site
+        assert answer.headers.get("content-security-policy") == "frame-ancestors 'self'"
         view = page.locator(".wb-viewport").first
         view.wait_for(timeout=60_000)
         attr = lambda name: str(view.get_attribute(f"data-{name}") or "")  # noqa: E731
