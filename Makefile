@@ -12,7 +12,7 @@ POSTGRES_TESTS := $(addprefix tests/server/,test_dicomweb.py test_sharing.py tes
 	test_patients.py test_limits.py test_hanging.py test_audit.py test_accounts.py \
 	test_access_matrix.py test_durability.py test_workers.py \
 	test_hub_identity.py test_rendering_kinds.py test_postgres.py test_db_copy.py test_jobs.py \
-	test_annotations.py test_qido_indexes.py)
+	test_annotations.py test_qido_indexes.py test_background_jobs.py)
 
 # Byte-code caches make every server start in the tests seconds faster (some machines set
 # PYTHONDONTWRITEBYTECODE; __pycache__ folders are ignored by git).

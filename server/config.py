@@ -72,6 +72,16 @@ class Settings(BaseSettings):
         description="Set by `workbench serve` for its worker processes: the data directory "
         "is migrated and swept already, so a worker must not sweep another's blobs in progress.",
     )
+    job_worker: bool = Field(
+        default=True,
+        description="Run a job worker thread in this process (durable events, the daily "
+        "purge): turn it off on API-only processes when other processes work the job table.",
+    )
+    purge_hour: int = Field(
+        default=2, ge=-1, le=23,
+        description="UTC hour from which the daily retention purge runs (one per day for "
+        "the whole cluster, through the job table); -1: no automatic purge.",
+    )
     qido_max_limit: int = Field(
         default=10000, description="Largest number of results one QIDO-RS response returns."
     )

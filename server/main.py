@@ -7,6 +7,7 @@ import logging
 import warnings
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from importlib.metadata import entry_points
 
 from fastapi import FastAPI
@@ -28,6 +29,7 @@ from server.routes import (
     billing,
     delete,
     hub,
+    jobs,
     media,
     members,
     notebook_runs,
@@ -45,6 +47,7 @@ from server.routes import (
 )
 from server.routes import annotations as annotation_routes
 from server.services.audit import AuditLog
+from server.services.background import server_worker
 from server.services.events import (
     ANNOTATION_CREATED,
     DICTATION_STORED,
@@ -54,6 +57,7 @@ from server.services.events import (
     EventBus,
 )
 from server.services.ingest import Ingestor
+from server.services.jobs import JobQueue
 from server.services.ledger import LedgerHandlers, load_prices
 from server.services.mail import Mailer
 from server.services.payments import TestPaymentProvider
@@ -89,6 +93,7 @@ def build_services(settings: Settings) -> Services:
         refresh_statistics(engine)
     store = open_store(settings, "blobs")
     events = EventBus()
+    events.make_durable(JobQueue(engine, backoff=timedelta(seconds=1)))
     charges = LedgerHandlers(engine, load_prices(settings))
     events.subscribe_batch(INSTANCE_STORED, charges.on_instances_stored)
     events.subscribe(MEDIA_STORED, charges.on_media_stored)
@@ -159,6 +164,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = build_services(settings)
         app.state.services = services
         app.state.reports = ReportServices.start(services)
+        worker = server_worker(services, JobQueue(services.engine, backoff=timedelta(seconds=1)))
+        if settings.job_worker:
+            worker.start()
         # Everything loaded so far (pydicom's data dictionary, SQLAlchemy, FastAPI) lives as
         # long as the process: keep it out of the cyclic garbage collector's scans, which
         # otherwise dominate the cost of building large QIDO answers.
@@ -167,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            worker.close()
             app.state.reports.close()
             services.ingestor.close()
             services.events.close()
@@ -183,7 +192,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (patients.router, auth.router, accounts.router, members.router,
                    sources.router, sharing.router, audit.router, media.router,
                    billing.router, retention.router, preferences.router,
-                   notebook_runs.router, reports.router, annotation_routes.router):
+                   notebook_runs.router, reports.router, annotation_routes.router,
+                   jobs.router):
         app.include_router(router, prefix="/api")
     app.include_router(pages.router)
     app.include_router(hub.router)

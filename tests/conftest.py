@@ -79,8 +79,8 @@ def start_archive(data_dir: Path, token: str = ADMIN_TOKEN, **env: str) -> Runni
     port = free_port()
     environ = dict(os.environ, WORKBENCH_DATA_DIR=str(data_dir), WORKBENCH_ADMIN_TOKEN=token,
                    **env)
-    database = fresh_database_url(data_dir)
-    if database and "WORKBENCH_DATABASE_URL" not in env:
+    database = None if "WORKBENCH_DATABASE_URL" in env else fresh_database_url(data_dir)
+    if database:
         environ["WORKBENCH_DATABASE_URL"] = database
     log = open(data_dir.parent / f"{data_dir.name}-server.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(

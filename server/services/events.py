@@ -1,8 +1,16 @@
-"""In-process events after ingest commits ("instance stored", "study deleted").
+"""Events after a commit ("instance stored", "study deleted"), in memory or durable.
 
-Handlers are wired in ``create_app()``; they run on a background thread after the
-transaction that made the event true has committed, with retries, so that a slow or
-failing handler never delays or loses an acknowledged instance.
+Handlers are wired in ``create_app()``. By default (tools, tests of one service) they run
+on a background thread of the emitting process after the transaction that made the event
+true has committed, with retries, so that a slow or failing handler never delays or
+loses an acknowledged instance; a process killed before its handlers ran loses the event.
+
+The server makes its bus durable (:meth:`EventBus.make_durable`): every event becomes a
+row of the job table (kind ``event:<name>``, payload ``{"events": [...]}``) that any
+server process's job worker (``server/services/background.py``) runs once, with the same
+handlers. Ingest writes its events with :meth:`EventBus.emit_in` inside the transaction
+that indexes the instances (one row per transaction), so they commit, or not, with them.
+Other events are enqueued right after their commit by :meth:`EventBus.emit`.
 """
 
 from __future__ import annotations
@@ -13,7 +21,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from server.services.jobs import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +47,13 @@ ANNOTATION_CREATED = "annotation created"
 Handler = Callable[[dict[str, Any]], None]
 BatchHandler = Callable[[list[dict[str, Any]]], None]
 MAX_BATCH = 500
+JOB_PREFIX = "event:"
+"""Job kinds of durable events: ``event:instance stored``, ..."""
+
+
+def job_kind(name: str) -> str:
+    """The job kind that carries event `name` on a durable bus."""
+    return JOB_PREFIX + name
 
 
 @dataclass
@@ -58,6 +78,73 @@ class EventBus:
     _batch_handlers: dict[str, list[BatchHandler]] = field(default_factory=dict)
     _queue: queue.Queue[tuple[str, dict[str, Any]] | None] = field(default_factory=queue.Queue)
     _thread: threading.Thread | None = None
+    _jobs: JobQueue | None = None
+    _notify: Callable[[], None] | None = None
+
+    def make_durable(self, jobs: JobQueue) -> None:
+        """From now on, events are jobs in `jobs` instead of items of a memory queue."""
+        self._jobs = jobs
+
+    @property
+    def durable(self) -> bool:
+        """Whether events are written to the job table."""
+        return self._jobs is not None
+
+    def on_enqueued(self, notify: Callable[[], None]) -> None:
+        """Call `notify` (wake this process's job worker) after an event was written."""
+        self._notify = notify
+
+    def notify(self) -> None:
+        """Wake the local job worker (after a commit that wrote events with emit_in)."""
+        if self._notify is not None:
+            self._notify()
+
+    def listens(self, name: str) -> bool:
+        """Whether any handler is subscribed to event `name`."""
+        return bool(self._handlers.get(name) or self._batch_handlers.get(name))
+
+    def emit_in(self, conn: Connection, name: str, payloads: list[dict[str, Any]]) -> None:
+        """Write events `name` as one job inside the caller's write transaction.
+
+        Only on a durable bus (check :attr:`durable`; otherwise emit after the commit).
+        Call :meth:`notify` once the transaction committed.
+        """
+        if self._jobs is None:
+            raise RuntimeError("emit_in needs a durable bus (make_durable)")
+        if payloads and self.listens(name):
+            self._jobs.enqueue(job_kind(name), {"events": payloads}, conn=conn)
+
+    def job_handlers(self) -> dict[str, Callable[[list[dict[str, Any]]], None]]:
+        """One handler of event jobs per event with subscribers, keyed by job kind.
+
+        It takes the payloads of several jobs of the kind (each ``{"events": [...]}``)
+        and runs every handler of the event on all their events, in order (batch handlers
+        once with the list); if any raised, the first error is raised after the others
+        ran, so the jobs are retried (the handlers are idempotent).
+        """
+        names = set(self._handlers) | set(self._batch_handlers)
+        return {job_kind(name): self._job_handler(name) for name in names if self.listens(name)}
+
+    def _job_handler(self, name: str) -> Callable[[list[dict[str, Any]]], None]:
+        def run(payloads: list[dict[str, Any]]) -> None:
+            events = [dict(e) for payload in payloads for e in payload.get("events", [])]
+            errors: list[Exception] = []
+            for batch_handler in self._batch_handlers.get(name, []):
+                try:
+                    batch_handler(events)
+                except Exception as exc:  # noqa: BLE001 - the others still run
+                    errors.append(exc)
+            for handler in self._handlers.get(name, []):
+                for event in events:
+                    try:
+                        handler(event)
+                    except Exception as exc:  # noqa: BLE001 - the others still run
+                        errors.append(exc)
+            if errors:
+                raise errors[0]
+
+        run.__name__ = f"run_{name.replace(' ', '_')}"
+        return run
 
     def subscribe(self, name: str, handler: Handler) -> None:
         """Call ``handler(payload)`` for every event ``name``."""
@@ -72,8 +159,16 @@ class EventBus:
         self._batch_handlers.setdefault(name, []).append(handler)
 
     def emit(self, name: str, payload: dict[str, Any]) -> None:
-        """Queue an event; returns at once."""
-        if not self._handlers.get(name) and not self._batch_handlers.get(name):
+        """Queue an event (after the commit that made it true).
+
+        On a durable bus this writes a job (one short write transaction) and wakes the
+        local worker; otherwise it returns at once.
+        """
+        if not self.listens(name):
+            return
+        if self._jobs is not None:
+            self._jobs.enqueue(job_kind(name), {"events": [payload]})
+            self.notify()
             return
         self._start()
         self._queue.put((name, payload))

@@ -10,7 +10,7 @@ the stored version (``WORKBENCH_DUPLICATES``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -108,11 +108,16 @@ class IndexWriter:
         The index database.
     duplicates
         ``"reject"`` or ``"overwrite"`` for a known SOP Instance UID with new bytes.
+    on_commit
+        Called inside each batch transaction, last, with its outcomes: what it writes
+        commits with the instances (the durable "instance stored" events).
     """
 
-    def __init__(self, engine: Engine, *, duplicates: str = "reject") -> None:
+    def __init__(self, engine: Engine, *, duplicates: str = "reject",
+                 on_commit: Callable[[Connection, list[Outcome]], None] | None = None) -> None:
         self.engine = engine
         self.duplicates = duplicates
+        self.on_commit = on_commit
         self._queue: Queue[_Batch | None] = Queue()
         self._thread = threading.Thread(target=self._loop, name="index-writer", daemon=True)
         self._thread.start()
@@ -180,6 +185,8 @@ class IndexWriter:
                     {"b_pk": pk, "b_n": n, "b_series": batch.new_series.get(pk, 0),
                      "b_size": batch.study_size[pk], "b_now": now}
                     for pk, n in batch.study_added.items()])
+            if self.on_commit is not None:
+                self.on_commit(conn, [outcome for outcome, _ in results])
         return results
 
     def _write_one(self, conn: Connection, key: str, item: Inspected, now: datetime,

@@ -11,7 +11,8 @@ For each received instance, :meth:`Ingestor.start` launches two tasks at once:
 transaction per batch, shared by concurrent requests), removes the blobs that ended up
 unreferenced (failures, identical copies, superseded versions) and returns one
 :class:`Outcome` per instance. Only instances whose blob and row are both durable are
-reported as stored. "Instance stored" events run after the commit.
+reported as stored. "Instance stored" events are written in the same transaction as
+the rows (one job per transaction, ``EventBus.emit_in``) and handled after the commit.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from server.services.events import INSTANCE_STORED, EventBus
 from server.services.indexer import IndexWriter, Inspected
@@ -292,6 +293,13 @@ def _rows(parsed: ParsedInstance, meta: dict[str, Any], sha: str, metadata: byte
     return study, series, instance
 
 
+def _stored(outcome: Outcome) -> dict[str, Any]:
+    """The "instance stored" event of an indexed instance."""
+    return {"study": outcome.study_uid, "series": outcome.series_uid,
+            "instance": outcome.sop_uid, "sop_class": outcome.sop_class_uid,
+            "modality": outcome.modality}
+
+
 class Ingestor:
     """Store DICOM instances durably and index them.
 
@@ -317,7 +325,7 @@ class Ingestor:
         self.store = store
         self.events = events
         self.max_header_bytes = max_header_bytes
-        self.index = IndexWriter(engine, duplicates=duplicates)
+        self.index = IndexWriter(engine, duplicates=duplicates, on_commit=self._record_events)
         self._io = ThreadPoolExecutor(threads, thread_name_prefix="ingest-io")
         self._lanes = [ThreadPoolExecutor(1, thread_name_prefix=f"ingest-lane{i}")
                        for i in range(threads)]
@@ -460,13 +468,19 @@ class Ingestor:
             self.store.delete(key)
         indexed = iter(committed.outcomes)
         results = [o if o is not None else next(indexed) for o in outcomes]
-        for outcome in committed.outcomes:
-            if outcome.ok and not outcome.warning:
-                self.events.emit(INSTANCE_STORED, {
-                    "study": outcome.study_uid, "series": outcome.series_uid,
-                    "instance": outcome.sop_uid, "sop_class": outcome.sop_class_uid,
-                    "modality": outcome.modality})
+        if self.events.durable:  # written with the rows (_record_events)
+            self.events.notify()
+        else:
+            for outcome in committed.outcomes:
+                if outcome.ok and not outcome.warning:
+                    self.events.emit(INSTANCE_STORED, _stored(outcome))
         return results
+
+    def _record_events(self, conn: Connection, outcomes: list[Outcome]) -> None:
+        """In the index transaction: one durable "instance stored" job for its instances."""
+        if self.events.durable:
+            self.events.emit_in(conn, INSTANCE_STORED, [
+                _stored(o) for o in outcomes if o.ok and not o.warning])
 
     def abandon(self, pending: Sequence[Pending]) -> None:
         """Forget started instances (the request failed): their blobs are removed."""
