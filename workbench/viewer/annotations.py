@@ -82,13 +82,14 @@ class AnnotationApi:
         if self._owns:
             self._http.close()
 
-    def _call(self, method: str, path: str, json: Any = None) -> Any:
+    def _call(self, method: str, path: str, json: Any = None,
+              params: Mapping[str, str] | None = None) -> Any:
         headers = dict(self._headers)
         if method != "GET":
             headers.update(self._csrf)
         try:
             response = self._http.request(method, f"{self.url}/api{path}", json=json,
-                                          headers=headers)
+                                          params=params, headers=headers)
         except httpx.TransportError as exc:
             raise ArchiveUnavailableError(
                 f"cannot reach the archive at {self.url}: {exc or type(exc).__name__}"
@@ -101,9 +102,11 @@ class AnnotationApi:
         path = f"/studies/{quote(study, safe='')}/annotations"
         return path if annotation_id is None else f"{path}/{int(annotation_id)}"
 
-    def list(self, study: str) -> list[dict[str, Any]]:
-        """``GET``: the study's stored annotations, oldest first."""
-        found: list[dict[str, Any]] = self._call("GET", self._path(study))
+    def list(self, study: str, *, include_sr: bool = False) -> list[dict[str, Any]]:
+        """``GET``: the study's stored annotations, oldest first; with `include_sr` also
+        the (read-only, ``"origin": "sr"``) measurements of its TID 1500 SR documents."""
+        found: list[dict[str, Any]] = self._call(
+            "GET", self._path(study), params={"include": "sr"} if include_sr else None)
         return found
 
     def create(self, study: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,6 +175,25 @@ def describe(annotation: Mapping[str, Any]) -> str:
     return f"{label}: {text}" if label else text
 
 
+def same_shape(a: Mapping[str, Any], b: Mapping[str, Any], tolerance: float = 0.01) -> bool:
+    """Whether two annotations are one shape: kind, image, frame and points (within
+    `tolerance` pixels). An SR exported from the archive lists its annotations again.
+
+    >>> same_shape({"kind": "length", "sop_instance_uid": "1", "frame": None,
+    ...             "points": [[1, 2], [3, 4]]},
+    ...            {"kind": "length", "sop_instance_uid": "1", "frame": 1,
+    ...             "points": [[1.001, 2], [3, 4]]})
+    True
+    """
+    if (a.get("kind"), a.get("sop_instance_uid"), int(a.get("frame") or 1)) != (
+            b.get("kind"), b.get("sop_instance_uid"), int(b.get("frame") or 1)):
+        return False
+    p, q = a.get("points") or [], b.get("points") or []
+    return len(p) == len(q) and all(
+        abs(float(x) - float(y)) <= tolerance
+        for u, v in zip(p, q, strict=True) for x, y in zip(u, v, strict=True))
+
+
 class AnnotationController(param.Parameterized):
     """The measurement tools of one :class:`~workbench.viewer.viewers.SliceViewer`.
 
@@ -212,9 +234,14 @@ class AnnotationController(param.Parameterized):
 
     # -- archive calls (blocking) -------------------------------------------------------
     def fetch(self) -> list[dict[str, Any]]:
-        """The study's annotations of this series in the archive (blocking; sets nothing)."""
-        found = self.api.list(self.series.study_uid)
-        return [a for a in found if a.get("series_uid") == self.series.series_uid]
+        """The study's annotations of this series in the archive, and the measurements of
+        its SR documents (TID 1500, e.g. from another workstation: shown, not editable)
+        that are not the archive's own annotations exported (blocking; sets nothing)."""
+        found = [a for a in self.api.list(self.series.study_uid, include_sr=True)
+                 if a.get("series_uid") == self.series.series_uid]
+        own = [a for a in found if a.get("origin") != "sr"]
+        return own + [a for a in found if a.get("origin") == "sr"
+                      and not any(same_shape(a, b) for b in own)]
 
     def load(self) -> None:
         """Fetch this series' annotations from the archive and show them."""

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from pydicom.dataset import Dataset
 
-from tests.conftest import start_archive, stop_archive
+from tests.conftest import RunningArchive, start_archive, stop_archive
 from tests.server.people import VALID_NPIS, Person, active_practice, stow
-from tests.synth import make_ct, make_patient
+from tests.synth import from_bytes, make_ct, make_patient, to_bytes
 from workbench.dicomweb.client import HttpArchiveClient
 from workbench.measure import calibration_from_dataset, measure_length
 from workbench.viewer.annotations import MEASURE_TOOLS, AnnotationApi, AnnotationController
@@ -38,6 +38,7 @@ class Setting:
     client: HttpArchiveClient
     api: AnnotationApi
     series_uid: str
+    archive: RunningArchive
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting]:
         stop_archive(archive)
 
 
-def _setting(archive: Any) -> Iterator[Setting]:
+def _setting(archive: RunningArchive) -> Iterator[Setting]:
     reader = active_practice(archive, "measure-ui@clinic.example", npi=VALID_NPIS[3],
                              practice="Measuring clinic")
     slices = make_ct(n=5, seed=55, rows=64, columns=64, patient=make_patient(55),
@@ -60,7 +61,7 @@ def _setting(archive: Any) -> Iterator[Setting]:
     client = HttpArchiveClient(archive.dicomweb, token=reader.token)
     api = AnnotationApi(archive.url, token=reader.token)
     try:
-        yield Setting(reader, slices, client, api, str(slices[0].SeriesInstanceUID))
+        yield Setting(reader, slices, client, api, str(slices[0].SeriesInstanceUID), archive)
     finally:
         api.close()
         client.close()
@@ -177,3 +178,37 @@ def test_browser_message_reaches_the_controller(setting: Setting) -> None:
     [value] = probe["measurement"]["quantities"]
     assert value["unit"] == "HU"
     assert viewer.view.annotations[-1]["text"] == f"{value['value']:.1f} HU"
+
+
+def test_sr_measurements_shown_read_only_and_exported_ones_once(setting: Setting) -> None:
+    """A TID 1500 SR from elsewhere shows its length on its image, not editable; after the
+    archive exports its own annotations as SR, each of them is still shown once."""
+    import httpx
+
+    from workbench.measure import ImageReference
+    from workbench.measure.sr import measurement_report
+
+    slice_ = setting.slices[1]
+    length = measure_length((4, 4), (4, 24), calibration_from_dataset(slice_),
+                            image=ImageReference.from_dataset(slice_))
+    foreign = measurement_report([length], setting.slices, observer_name="Other^Reader")
+    r = stow(setting.archive, setting.reader.headers, [from_bytes(to_bytes(foreign))])
+    assert r.status_code == 200, r.text
+
+    viewer, controller = viewer_of(setting)
+    from_sr = [a for a in controller.items if a.get("origin") == "sr"]
+    assert len(from_sr) == 1 and from_sr[0]["kind"] == "length"
+    [shape] = [s for s in viewer.view.annotations if s["id"] is None]
+    assert shape["editable"] is False
+    assert shape["text"] == f"{length.value:.1f} mm (Pixel Spacing)"
+    controller.handle({"action": "create", "kind": "length", "index": 2,
+                       "points": [[10.0, 10.0], [20.0, 30.0]], "label": ""})
+    assert controller.message == ""
+    own = [a for a in controller.items if a.get("origin") != "sr"]
+
+    r = httpx.post(f"{setting.archive.url}/api/studies/{STUDY}/annotations/sr",
+                   headers=setting.reader.headers, json={}, timeout=60)
+    assert r.status_code == 201, r.text
+    _, again = viewer_of(setting)
+    assert sorted(str(a.get("id")) for a in again.items) == sorted(
+        [str(a["id"]) for a in own] + ["None"])
