@@ -99,8 +99,9 @@ def _store_one(services: Services, principal: Principal, upload: UploadFile,
         pk = uploads.record(conn, target, received, upload_type=upload_type, filename=name,
                             description=description, principal=principal, sop_uid=sop)
         row = conn.execute(MEDIA_LISTING.where(media.c.pk == pk)).one()
-    services.events.emit(MEDIA_STORED, {"account": target.account_pk, "study": target.study_uid,
-                                        "media": pk, "upload_type": upload_type})
+        services.events.emit_with(conn, MEDIA_STORED, {
+            "account": target.account_pk, "study": target.study_uid, "media": pk,
+            "upload_type": upload_type})
     return {**item(row).model_dump(), "duplicate": False}
 
 

@@ -165,10 +165,10 @@ def create(services: Services, principal: Principal, study_uid: str, body: Annot
         ).inserted_primary_key
         pk = int(key[0]) if key else 0
         row = conn.execute(select(annotation_rows).where(annotation_rows.c.pk == pk)).one()
-    if first:
-        services.events.emit(ANNOTATION_CREATED, {"account": int(study.account_pk),
-                                                  "study": study_uid, "annotation": int(pk),
-                                                  "user": principal.user_pk})
+        if first:
+            services.events.emit_with(conn, ANNOTATION_CREATED, {
+                "account": int(study.account_pk), "study": study_uid, "annotation": int(pk),
+                "user": principal.user_pk})
     _audit(services, principal, "annotation.create", row, study_uid)
     return as_json(row, study_uid, principal)
 

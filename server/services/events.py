@@ -114,6 +114,22 @@ class EventBus:
         if payloads and self.listens(name):
             self._jobs.enqueue(job_kind(name), {"events": payloads}, conn=conn)
 
+    def emit_with(self, conn: Connection, name: str, payload: dict[str, Any]) -> None:
+        """Emit `name` as part of the caller's write transaction `conn`.
+
+        On a durable bus the event is written in that transaction, so it commits (or
+        rolls back) with the rows it is about and a process killed after the commit
+        cannot lose it; the local worker is woken when it commits. Otherwise the event is
+        queued when the transaction commits.
+        """
+        from sqlalchemy import event
+
+        if self.durable:
+            self.emit_in(conn, name, [payload])
+            event.listen(conn, "commit", lambda _conn: self.notify(), once=True)
+        else:
+            event.listen(conn, "commit", lambda _conn: self.emit(name, payload), once=True)
+
     def job_handlers(self) -> dict[str, Callable[[list[dict[str, Any]]], None]]:
         """One handler of event jobs per event with subscribers, keyed by job kind.
 

@@ -194,10 +194,10 @@ def create(rs: ReportServices, principal: Principal, study_uid: str, template_id
         empty = Loaded(int(pk[0]) if pk else 0, int(study.pk), int(study.account_pk),
                        replace(report, versions=()))
         loaded = _persist(conn, empty, report, user.pk)
-    if first:
-        rs.services.events.emit(REPORT_CREATED, {"account": loaded.account_pk,
-                                                 "study": study_uid, "report": report.uid,
-                                                 "user": principal.user_pk})
+        if first:
+            rs.services.events.emit_with(conn, REPORT_CREATED, {
+                "account": loaded.account_pk, "study": study_uid, "report": report.uid,
+                "user": principal.user_pk})
     audit(rs, principal, "report.create", loaded, f"template {template.id}")
     return loaded
 

@@ -102,8 +102,9 @@ def store(rs: ReportServices, principal: Principal, study_uid: str, temp: Path) 
             path=str(path.relative_to(rs.settings.data_dir)), state="queued",
             recognized_text="", created_at=now)).inserted_primary_key[0]  # type: ignore[index]
         row = _row(conn, principal, int(pk))
-    rs.services.events.emit(DICTATION_STORED, {"account": study.account_pk, "study": study_uid,
-                                               "dictation": int(pk), "user": principal.user_pk})
+        rs.services.events.emit_with(conn, DICTATION_STORED, {
+            "account": study.account_pk, "study": study_uid, "dictation": int(pk),
+            "user": principal.user_pk})
     return row
 
 

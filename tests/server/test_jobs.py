@@ -207,3 +207,41 @@ def test_run_one_fails_a_raising_handler_and_keeps_the_error(engine: Engine) -> 
     assert queue.run_one("w", {"bad": bad}) is not None
     assert queue.get(job.id).state == "dead"
     assert queue.run_one("w", {"other": bad}) is None
+
+
+def test_an_event_emitted_with_a_transaction_commits_or_rolls_back_with_it(
+        engine: Engine) -> None:
+    """``EventBus.emit_with``: on a durable bus the event is a job written in the caller's
+    transaction (no window between the rows and their event), the worker woken on commit;
+    on a memory bus it is queued only when the transaction commits."""
+    from server.db.engine import write_transaction
+    from server.services.events import EventBus, job_kind
+
+    queue = JobQueue(engine)
+    bus = EventBus()
+    bus.make_durable(queue)
+    bus.subscribe("report created", lambda payload: None)
+    woken: list[int] = []
+    bus.on_enqueued(lambda: woken.append(1))
+    with pytest.raises(RuntimeError, match="rolled back"):
+        with write_transaction(engine) as conn:
+            bus.emit_with(conn, "report created", {"report": "lost"})
+            raise RuntimeError("rolled back")
+    assert queue.find(kind=job_kind("report created")) == [] and woken == []
+    with write_transaction(engine) as conn:
+        bus.emit_with(conn, "report created", {"report": "kept"})
+        assert woken == []                      # not before the commit
+    [job] = queue.find(kind=job_kind("report created"))
+    assert job.payload == {"events": [{"report": "kept"}]} and woken == [1]
+
+    seen: list[dict[str, Any]] = []
+    memory = EventBus()
+    memory.subscribe("report created", seen.append)
+    with pytest.raises(RuntimeError):
+        with write_transaction(engine) as conn:
+            memory.emit_with(conn, "report created", {"report": "lost"})
+            raise RuntimeError("rolled back")
+    with write_transaction(engine) as conn:
+        memory.emit_with(conn, "report created", {"report": "kept"})
+    memory.close()                              # runs what is queued
+    assert seen == [{"report": "kept"}]
