@@ -2,6 +2,10 @@
 
 * the notebook API run as each Hub user (``wb.connect()`` from the Hub environment and
   the user's Hub token) lists only that user's study;
+* a notebook stored in each user's server and run in a kernel of that server (through
+  the Hub's proxy, the server's REST API and the kernel's WebSocket, with the user's Hub
+  token) finds the archive and the server's credential in the kernel's environment and
+  lists only that user's study; the user cannot reach the other user's server;
 * the archive behind the Hub's proxy (``/services/archive/``) answers Hub tokens as the
   mapped workbench user, refuses (403, naming the scope) a token without
   ``access:services!service=archive``, and a browser logs in to it through the Hub's OAuth;
@@ -26,6 +30,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.jupyter.conftest import HUB_PASSWORD, USERS, Hub, xsrf
+from tests.jupyter.kernels import UserServer, notebook, run_notebook, text
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +51,45 @@ def test_notebook_api_lists_only_the_users_studies(hub: Hub) -> None:
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == str(_expected(hub, name)), (name, done.stdout)
+
+
+def _start_servers(hub: Hub) -> None:
+    """Start the users' servers (those not running) and wait until the Hub calls them ready."""
+    with hub.api() as api:
+        for name in USERS:
+            api.post(f"/users/{name}")   # 409 when the user exists
+            r = api.post(f"/users/{name}/server")
+            assert r.status_code in (201, 202, 400), r.text   # 400: already running
+        def ready(name: str) -> bool:
+            return bool(api.get(f"/users/{name}").json()["servers"].get("", {}).get("ready"))
+
+        for name in USERS:
+            _wait(lambda name=name: ready(name), 90, f"{name}'s server")
+
+
+KERNEL_NOTEBOOK = (
+    "import os\nimport workbench as wb\nconnection = wb.connect()\n"
+    "print(os.environ['JUPYTERHUB_USER'], connection.url == os.environ['WORKBENCH_URL'],\n"
+    "      connection.token == os.environ['JUPYTERHUB_API_TOKEN'])",
+    "found = wb.studies()\nprint(sorted(found['accession']))\nprint(sorted(found['study_uid']))",
+)
+
+
+def test_notebook_in_the_users_kernel_lists_only_the_users_studies(hub: Hub) -> None:
+    _start_servers(hub)
+    for name in USERS:
+        server = UserServer(f"{hub.url}/user/{name}", hub.user_token(name))
+        ran, kernel = run_notebook(server, "workbench-studies.ipynb", notebook(*KERNEL_NOTEBOOK))
+        printed = [text(cell) for cell in ran["cells"]]
+        assert printed[0] == f"{name} True True\n", (name, printed)
+        accession = _expected(hub, name)[0]
+        assert printed[1] == f"{[accession]}\n{[hub.uids[accession]]}\n", (name, printed)
+        with server.api() as api:   # the session's end shut the kernel down
+            assert kernel not in [k["id"] for k in api.get("/kernels").json()]
+        other = next(user for user in USERS if user != name)
+        refused = httpx.get(f"{hub.url}/user/{other}/api/kernels", headers=server.headers,
+                            timeout=30)
+        assert refused.status_code == 403, (name, other, refused.status_code)
 
 
 def test_hub_tokens_through_the_proxy(hub: Hub) -> None:
