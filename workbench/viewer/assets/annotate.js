@@ -212,6 +212,9 @@ Object.assign(Viewport.prototype, {
     for (const shape of this.pendingShapes) {
       if (shape.index === this.current) this.drawShape(frame, shape, "wb-ann wb-ann-pending");
     }
+    // Another tool picked: a shape still being clicked is abandoned (else picking its
+    // tool again would go on with the old points).
+    if (this.drawing && this.drawing.tool !== this.model.tool) this.drawing = null;
     const d = this.drawing;
     if (d && d.index === this.current) {
       const points = d.tool === "bidirectional" && d.points.length === 2 ? bidirectionalAxes(d.points) : d.points;
