@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -205,3 +206,62 @@ def xsrf(html: str) -> str:
     match = re.search(r'name="_xsrf" value="([^"]+)"', html)
     assert match, "no _xsrf field in the Hub's page"
     return match.group(1)
+
+
+@dataclass
+class LocalServer:
+    """A Jupyter server (``jupyter_server`` or ``jupyterlab``) started by a test."""
+
+    url: str
+    env: dict[str, str]
+    log: Path
+
+
+@contextmanager
+def local_jupyter(module: str, base: Path, root: Path, archive: RunningArchive, token: str,
+                  *, cwd: Path | None = None, timeout: float = 90,
+                  **extra_env: str) -> Iterator[LocalServer]:
+    """Run ``python -m <module>`` on a free loopback port with contents root `root`.
+
+    Its configuration, runtime and data folders are under `base`; the shipped
+    ``extensions/jupyter-config`` is on the config path (the workbench server extension),
+    the repository and ``workbench_jupyter`` are importable, the in-Lab app reaches
+    `archive` with its token, and no Hub variable leaks in from the test's environment.
+    `extra_env` is added last (e.g. ``JUPYTER_PATH`` for a labextension).
+    """
+    python_path = [str(ROOT), str(ROOT / "extensions"), _entry_point_site(base / "site"),
+                   os.environ.get("PYTHONPATH", "")]
+    env = dict(os.environ, WORKBENCH_URL=archive.url, WORKBENCH_TOKEN=archive.token,
+               PYTHONPATH=os.pathsep.join(p for p in python_path if p),
+               JUPYTER_CONFIG_DIR=str(base / "config"),
+               JUPYTER_CONFIG_PATH=str(ROOT / "extensions" / "jupyter-config"),
+               JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+               PATH=os.pathsep.join([str(Path(sys.executable).parent),
+                                     os.environ.get("PATH", "")]), **extra_env)
+    for name in ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_SERVICE_PREFIX", "WORKBENCH_LAB_ROOT"):
+        env.pop(name, None)
+    log = base / f"{module}.log"
+    port = free_port()
+    command = [sys.executable, "-m", module, "--no-browser", "--ip=127.0.0.1",
+               f"--port={port}", f"--IdentityProvider.token={token}",
+               f"--ServerApp.root_dir={root}"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    process = subprocess.Popen(command, cwd=cwd or base, env=env, stdout=log.open("wb"),
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{module} did not start: {log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/api/status", timeout=2,
+                             headers={"Authorization": f"token {token}"}).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        yield LocalServer(url, env, log)
+    finally:
+        stop(process)

@@ -9,8 +9,6 @@ from the files, uploads them, and the archive then has the study.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -20,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT, RunningArchive, free_port
-from tests.jupyter.conftest import _entry_point_site, stop
+from tests.conftest import ROOT, RunningArchive
+from tests.jupyter.conftest import local_jupyter
 from tests.synth import make_ct, make_patient
 
 sys.path.insert(0, str(ROOT / "extensions"))  # until the distribution ships the package
@@ -71,39 +69,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory, archive: RunningArchive
     root, cwd = base / "lab", base / "elsewhere"
     cwd.mkdir()
     _write_study(root / "scans" / "ct")
-    port = free_port()
-    python_path = [str(ROOT), str(ROOT / "extensions"), _entry_point_site(base / "site"),
-                   os.environ.get("PYTHONPATH", "")]
-    env = dict(os.environ, WORKBENCH_URL=archive.url, WORKBENCH_TOKEN=archive.token,
-               PYTHONPATH=os.pathsep.join(p for p in python_path if p),
-               JUPYTER_CONFIG_DIR=str(base / "config"),
-               JUPYTER_CONFIG_PATH=str(ROOT / "extensions" / "jupyter-config"),
-               JUPYTER_RUNTIME_DIR=str(base / "runtime"))
-    for name in ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_SERVICE_PREFIX", "WORKBENCH_LAB_ROOT"):
-        env.pop(name, None)
-    log = base / "server.log"
-    command = [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
-               f"--port={port}", f"--IdentityProvider.token={TOKEN}",
-               f"--ServerApp.root_dir={root}"]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log.open("wb"),
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the Jupyter server did not start: {log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/api/status", timeout=2,
-                             headers={"Authorization": f"token {TOKEN}"}).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        yield url, log
-    finally:
-        stop(process)
+    with local_jupyter("jupyter_server", base, root, archive, TOKEN, cwd=cwd,
+                       timeout=60) as server:
+        yield server.url, server.log
 
 
 def _wait(condition: Any, timeout: float, what: str) -> Any:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import glob
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 import time
@@ -27,8 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT, RunningArchive, free_port
-from tests.jupyter.conftest import _entry_point_site, stop
+from tests.conftest import ROOT, RunningArchive
+from tests.jupyter.conftest import local_jupyter
 from tests.synth import make_ct, make_patient
 
 sys.path.insert(0, str(ROOT / "extensions"))  # until the distribution ships the package
@@ -94,45 +93,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory, archive: RunningArchive) -> It
     share = base / "share"          # <prefix>/share/jupyter as a wheel install makes it
     (share / "labextensions").mkdir(parents=True)
     (share / "labextensions" / NAME).symlink_to(BUILT, target_is_directory=True)
-    port = free_port()
-    python_path = [str(ROOT), str(ROOT / "extensions"), _entry_point_site(base / "site"),
-                   os.environ.get("PYTHONPATH", "")]
-    env = dict(os.environ, WORKBENCH_URL=archive.url, WORKBENCH_TOKEN=archive.token,
-               PYTHONPATH=os.pathsep.join(p for p in python_path if p),
-               JUPYTER_PATH=str(share), JUPYTER_DATA_DIR=str(base / "data"),
-               JUPYTER_CONFIG_DIR=str(base / "config"),
-               JUPYTER_CONFIG_PATH=str(ROOT / "extensions" / "jupyter-config"),
-               JUPYTER_RUNTIME_DIR=str(base / "runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(base / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"),
-               PATH=os.pathsep.join([str(Path(sys.executable).parent),
-                                     os.environ.get("PATH", "")]))
-    for name in ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_SERVICE_PREFIX", "WORKBENCH_LAB_ROOT"):
-        env.pop(name, None)
-    log = base / "lab.log"
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-               f"--port={port}", f"--IdentityProvider.token={TOKEN}",
-               f"--ServerApp.root_dir={root}"]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    process = subprocess.Popen(command, cwd=base, env=env, stdout=log.open("wb"),
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(lambda: _answers(url, process, log), 90, "JupyterLab")
-        yield Lab(url, env, log)
-    finally:
-        stop(process)
-
-
-def _answers(url: str, process: subprocess.Popen[bytes], log: Path) -> bool:
-    if process.poll() is not None:
-        raise RuntimeError(f"JupyterLab exited: {log.read_text()[-3000:]}")
-    try:
-        return httpx.get(f"{url}/api/status", timeout=2,
-                         headers={"Authorization": f"token {TOKEN}"}).status_code == 200
-    except httpx.HTTPError:
-        return False
+    with local_jupyter("jupyterlab", base, root, archive, TOKEN, JUPYTER_PATH=str(share),
+                       JUPYTER_DATA_DIR=str(base / "data"),
+                       JUPYTERLAB_SETTINGS_DIR=str(base / "settings"),
+                       JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces")) as server:
+        yield Lab(server.url, server.env, server.log)
 
 
 def _wait(condition: Any, timeout: float, what: str) -> Any:
