@@ -44,32 +44,44 @@ class ReadingData:
     us_frames: int
 
 
-def _start(data_dir: Path) -> RunningArchive:
+def start_reading_archive(data_dir: Path, prefix: str = "", log_name: str = "reading-server.log",
+                          **env: str) -> RunningArchive:
+    """The archive with the reading app (``tests.browser.app_factory``) on a free port.
+
+    `prefix`: the path it is served at (``JUPYTERHUB_SERVICE_PREFIX``, as the Hub's proxy
+    gives it; no Hub API is configured). `env` is added to the server's environment.
+    """
     port = free_port()
-    env = dict(os.environ, WORKBENCH_DATA_DIR=str(data_dir), WORKBENCH_ADMIN_TOKEN=ADMIN_TOKEN)
-    log = open(data_dir.parent / "reading-server.log", "wb")  # noqa: SIM115
+    environ = dict(os.environ, WORKBENCH_DATA_DIR=str(data_dir),
+                   WORKBENCH_ADMIN_TOKEN=ADMIN_TOKEN, **env)
+    for name in ("JUPYTERHUB_API_URL", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_CLIENT_ID",
+                 "JUPYTERHUB_SERVICE_PREFIX"):
+        environ.pop(name, None)
+    if prefix:
+        environ["JUPYTERHUB_SERVICE_PREFIX"] = prefix + "/"
+    log = open(data_dir.parent / log_name, "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "tests.browser.app_factory:create",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        env=environ, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"archive exited with {process.returncode}; see {log.name}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}{prefix}/healthz", timeout=1).status_code == 200:
                 return RunningArchive(url, ADMIN_TOKEN, data_dir, process)
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
-    raise RuntimeError("archive did not start within 90 s")
+    raise RuntimeError(f"archive did not start within 120 s; see {log.name}")
 
 
 @pytest.fixture(scope="session")
 def reading(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReadingData]:
     """The archive with the reading app, a reader, and one study of every kind."""
-    archive = _start(tmp_path_factory.mktemp("reading") / "data")
+    archive = start_reading_archive(tmp_path_factory.mktemp("reading") / "data")
     try:
         reader = active_practice(archive, "reader@clinic.example")
         patient = make_patient(7)

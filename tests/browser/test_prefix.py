@@ -14,20 +14,17 @@ the prefix).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, ROOT, RunningArchive, free_port, stop_archive
+from tests.browser.conftest import start_reading_archive
+from tests.browser.test_reading import wait_for
+from tests.conftest import RunningArchive, stop_archive
 from tests.server.people import PASSWORD, Person, active_practice, stow
 from tests.synth import make_ct, make_patient
 
@@ -51,35 +48,10 @@ class PrefixedArchive:
         return self.archive.url + PREFIX
 
 
-def _start(data_dir: Path) -> RunningArchive:
-    """The archive with the reading app, given the Hub's service prefix."""
-    port = free_port()
-    env = dict(os.environ, WORKBENCH_DATA_DIR=str(data_dir), WORKBENCH_ADMIN_TOKEN=ADMIN_TOKEN,
-               JUPYTERHUB_SERVICE_PREFIX=PREFIX + "/")
-    for name in ("JUPYTERHUB_API_URL", "JUPYTERHUB_API_TOKEN", "JUPYTERHUB_CLIENT_ID"):
-        env.pop(name, None)
-    log = open(data_dir.parent / "prefix-server.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "tests.browser.app_factory:create",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"archive exited with {process.returncode}; see {log.name}")
-        try:
-            if httpx.get(f"{url}{PREFIX}/healthz", timeout=1).status_code == 200:
-                return RunningArchive(url, ADMIN_TOKEN, data_dir, process)
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"archive did not start within 120 s; see {log.name}")
-
-
 @pytest.fixture(scope="module")
 def prefixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefixedArchive]:
-    archive = _start(tmp_path_factory.mktemp("prefix") / "data")
+    archive = start_reading_archive(tmp_path_factory.mktemp("prefix") / "data", PREFIX,
+                                    log_name="prefix-server.log")
     try:
         reader = active_practice(archive, "prefix-reader@clinic.example")
         ct = make_ct(n=SLICES, rows=64, columns=64, seed=21, patient=make_patient(21),
@@ -89,16 +61,6 @@ def prefixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefixedArchi
         yield PrefixedArchive(archive, reader, "ACC-PREFIX")
     finally:
         stop_archive(archive)
-
-
-def _wait(condition: Any, what: str, timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_reading_app_under_the_service_prefix(chromium: Any, prefixed: PrefixedArchive) -> None:
@@ -121,14 +83,15 @@ def test_reading_app_under_the_service_prefix(chromium: Any, prefixed: PrefixedA
 
         row = page.locator(".wb-table .wb-row", has_text=prefixed.accession)
         row.wait_for(timeout=90_000)
-        _wait(lambda: page.locator(".wb-table img.wb-thumb").evaluate_all(
+        wait_for(lambda: page.locator(".wb-table img.wb-thumb").evaluate_all(
             "imgs => imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0)"),
-            "the worklist's thumbnail")
+            timeout=90, what="the worklist's thumbnail")
         row.click()
         page.locator(".wb-card").first.click(timeout=90_000)
         view = page.locator(".wb-viewport").first
-        _wait(lambda: view.get_attribute("data-count") == str(SLICES)
-              and view.get_attribute("data-drawn") == "0", "the first CT slice drawn")
+        wait_for(lambda: view.get_attribute("data-count") == str(SLICES)
+                 and view.get_attribute("data-drawn") == "0", timeout=90,
+                 what="the first CT slice drawn")
         assert view.get_attribute("data-renderer") == "webgl2"
 
         page.locator(".wb-logout").click()
@@ -157,4 +120,4 @@ def test_reading_app_under_the_service_prefix(chromium: Any, prefixed: PrefixedA
             params={"actor": prefixed.reader.email, "study_uid": STUDY}).json()
         return [e for e in found if e["resource"].startswith(f"GET /dicom-web/studies/{STUDY}")]
 
-    _wait(audited, "the prefixed reads in the audit trail")
+    wait_for(audited, timeout=90, what="the prefixed reads in the audit trail")
