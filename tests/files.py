@@ -44,22 +44,30 @@ def pdf(text: str = "Referral letter") -> bytes:
 
 
 def docx(text: str = "Requisition") -> bytes:
-    """A minimal Word document (Office Open XML) with one paragraph."""
+    """A minimal Word document (Office Open XML) with one paragraph.
+
+    Byte for byte the same on every call (fixed member times): parametrized tests are
+    collected by each xdist worker, and their ids must agree."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", (
+        def member(name: str, content: str) -> None:
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
+
+        member("[Content_Types].xml", (
             '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats'
             '.org/package/2006/content-types"><Default Extension="rels" ContentType="applicati'
             'on/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" Conten'
             'tType="application/xml"/><Override PartName="/word/document.xml" ContentType="app'
             'lication/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>'
             '</Types>'))
-        archive.writestr("_rels/.rels", (
+        member("_rels/.rels", (
             '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxm'
             'lformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://sch'
             'emas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target='
             '"word/document.xml"/></Relationships>'))
-        archive.writestr("word/document.xml", (
+        member("word/document.xml", (
             '<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxml'
             f'formats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>{text}</w:t></w:r>'
             '</w:p></w:body></w:document>'))
