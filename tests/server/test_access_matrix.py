@@ -131,6 +131,8 @@ RULES: dict[tuple[str, str], str] = {
     ("PUT", "/api/staff/retention/studies/{study}/hold"): "staff",
     ("DELETE", "/api/staff/retention/studies/{study}/hold"): "staff",
     ("POST", "/api/staff/retention/purge"): "staff",
+    ("GET", "/api/admin/jobs"): "staff",
+    ("POST", "/api/admin/jobs/{job_id}/requeue"): "staff",
     ("GET", "/api/report-templates"): "study.read",
     ("GET", "/api/report-templates/{template_id}"): "study.read",
     ("GET", "/api/me/report-preferences"): "report.write",
@@ -264,7 +266,8 @@ def _url(path: str, ref: StudyRef) -> str:
             .replace("{period}", "2026-01")
             .replace("{template_id}", "no-such-template").replace("{report_id}", "0" * 32)
             .replace("{delivery_id}", "999999").replace("{dictation_id}", "999999")
-            .replace("{token}", "no-such-token").replace("{annotation_id}", "999999"))
+            .replace("{token}", "no-such-token").replace("{annotation_id}", "999999")
+            .replace("{job_id}", "999999"))
 
 
 def _call(world: World, method: str, path: str, ref: StudyRef, headers: dict[str, str]
