@@ -152,7 +152,9 @@ def test_cine_plays_at_the_acquisition_frame_time(
              what="every ultrasound frame fetched", timeout=240)
     play = page.get_by_role("button", name="\u25b6 Play / \u275a\u275a")
     play.click()
-    wait_for(lambda: int(attr(page, "played-ms") or 0) > 1200, what="1.2 s of playback")
+    # at least 1.2 s and three frames shown (a loaded machine paints few frames a second)
+    wait_for(lambda: int(attr(page, "played-ms") or 0) > 1200
+             and int(attr(page, "shown") or 0) >= 3, what="1.2 s and three frames of playback")
     # one snapshot of the player's state: separate reads would each see a later frame
     state = viewport(page).evaluate("e => ({...e.dataset})")
     played_ms, index = int(state["playedMs"]), int(state["index"])
