@@ -85,12 +85,12 @@ def test_worklist_search_thumbnails_and_literal_header_text(
 
 def test_ct_scrolls_and_windows_without_python(
         page: Any, reading: ReadingData, artifacts: Path) -> None:
-    page.locator(".wb-row", has_text="ACC-VIEW").click(timeout=90_000)
-    page.locator(".wb-card", has_text="CT AXIAL").click(timeout=90_000)
+    open_series(page, reading, "CT AXIAL")
     wait_for(lambda: attr(page, "count") == str(reading.ct_slices) and attr(page, "drawn") == "0",
-             what="the first CT slice drawn")
+             timeout=120, what="the first CT slice drawn")
     assert attr(page, "renderer") == "webgl2"
-    wait_for(lambda: attr(page, "wl") == "W 400 L 40", what="the dataset's window shown")
+    wait_for(lambda: attr(page, "wl") == "W 400 L 40", timeout=120,
+             what="the dataset's window shown")
     # an image, not a black canvas (read back once the browser has composited it)
     first = wait_for(lambda: (c := canvas(page)) and c["mean"] > 5 and c, what="an image drawn")
     box = viewport(page).bounding_box()
