@@ -148,8 +148,19 @@ def test_cine_plays_at_the_acquisition_frame_time(
         page: Any, reading: ReadingData, artifacts: Path) -> None:
     open_series(page, reading, "US ECHO")
     frames = str(reading.us_frames)
-    wait_for(lambda: attr(page, "count") == frames and attr(page, "loaded") == frames,
-             what="every ultrasound frame fetched", timeout=240)
+    def all_fetched() -> bool:
+        return attr(page, "count") == frames and attr(page, "loaded") == frames
+
+    try:
+        wait_for(all_fetched, what="every ultrasound frame fetched", timeout=120)
+    except AssertionError:
+        # seen in CI under full load only: the frames stopped short of all (docs/viewer.md,
+        # "Not done yet"); open the series again once, and say what the viewport said
+        stuck = (attr(page, "count"), attr(page, "loaded"),
+                 viewport(page).locator(".wb-status").all_text_contents())
+        open_series(page, reading, "US ECHO")
+        wait_for(all_fetched, timeout=180,
+                 what=f"every ultrasound frame fetched (first try stopped at {stuck})")
     play = page.get_by_role("button", name="\u25b6 Play / \u275a\u275a")
     play.click()
     # at least 1.2 s and three frames shown (a loaded machine paints few frames a second)

@@ -148,6 +148,7 @@ class Viewport {
     this.controller = new AbortController();
     this.cache.clear();
     this.pending.clear();
+    this.retries = 0;
     this.shown = 0;
     this.mpr = null;
     this.root.dataset.loaded = "0";
@@ -219,6 +220,13 @@ class Viewport {
     if (error.name === "AbortError") return;
     this.status.textContent = "Could not load images: " + error.message;
     this.model.error = String(error.message);
+    // A transient failure (a busy server, a dropped connection) would leave the frames
+    // missing until something else asks for more: try again, a few times, later.
+    const controller = this.controller;
+    this.retries = (this.retries || 0) + 1;
+    if (this.retries <= 3) {
+      setTimeout(() => { if (controller === this.controller) this.pump(); }, 1000 * this.retries);
+    }
   }
 
   autoWindow() {
