@@ -91,6 +91,10 @@ class ReadingApp(param.Parameterized):
         Viewport (zero-based, row by row) the next chosen series goes to.""")
     user = param.String(default="", doc="The reader's e-mail address.")
     message = param.String(default="", doc="The last error, as text for the reader.")
+    busy = param.Integer(default=0, bounds=(0, None), doc="""
+        Reader actions running or waiting their turn (see ``_guarded``).""")
+    done = param.Integer(default=0, bounds=(0, None), doc="""
+        Reader actions finished since the page opened: a counter to wait on.""")
 
     def __init__(self, client: ArchiveClient, *, dicomweb_root: str = "/dicom-web",
                  archive_root: str = "", headers: dict[str, str] | None = None,
@@ -114,6 +118,7 @@ class ReadingApp(param.Parameterized):
         # and the volume tool in viewers of stacks (series that form a volume)
         self.volumes: list[VolumeController | None] = [None] * MAX_VIEWPORTS
         self._panels: dict[int, pn.viewable.Viewable] = {}
+        self._actions = asyncio.Lock()   # see _guarded
         self.grid = pn.GridBox(ncols=1, sizing_mode="stretch_both", min_height=480)
         self.param.watch(self._layout_changed, ["layout"])
         self.worklist.param.watch(self._study_chosen, "study")
@@ -126,12 +131,23 @@ class ReadingApp(param.Parameterized):
         return await asyncio.to_thread(function, *args)
 
     async def _guarded(self, action: Any, *args: Any) -> None:
-        """Run an action; an archive or data error becomes ``message`` for the reader."""
-        self.message = ""
+        """Run an action; an archive or data error becomes ``message`` for the reader.
+
+        Actions run one at a time, in the order the reader asked for them: a series
+        clicked while the study's hanging protocol is still being applied opens after
+        it, and is not overwritten by the protocol's viewers when those finish.
+        """
+        self.busy += 1
         try:
-            await action(*args)
-        except (WorkbenchError, ValueError) as exc:
-            self.message = str(exc)
+            async with self._actions:
+                self.message = ""
+                try:
+                    await action(*args)
+                except (WorkbenchError, ValueError) as exc:
+                    self.message = str(exc)
+        finally:
+            self.busy -= 1
+            self.done += 1
 
     async def search(self) -> None:
         """Run the worklist's search."""
@@ -282,6 +298,15 @@ class ReadingApp(param.Parameterized):
         picker.param.watch(lambda e: setattr(self, "active", e.new), "value")
         return pn.Row(pn.pane.Str("Next series to viewport"), picker)
 
+    def _activity(self) -> pn.viewable.Viewable:
+        """"Working..." while reader actions run; ``data-busy`` and ``data-done`` carry
+        the counters for scripts and browser tests."""
+        def show(busy: int, done: int) -> str:
+            text = "Working\u2026" if busy else ""
+            return f'<span class="wb-activity" data-busy="{busy}" data-done="{done}">{text}</span>'
+        return pn.pane.HTML(pn.bind(show, self.param.busy, self.param.done), width=90,
+                            styles={"color": "#475569"})
+
     def study_page(self) -> pn.viewable.Viewable:
         """Series cards on the left, the viewport grid on the right."""
         back = pn.widgets.Button(label="\u2190 Worklist", width=100)
@@ -291,6 +316,7 @@ class ReadingApp(param.Parameterized):
             pn.widgets.RadioButtonGroup.from_param(self.param.layout, label="Layout",
                                                    color="light"),
             self._viewport_picker(),
+            self._activity(),
             pn.pane.Str(self.param.message, styles={"color": "#b91c1c"}))
         hanging = [] if self.hanging is None else [self.hanging.toolbar()]
         images = pn.Column(toolbar, *hanging, self.grid, sizing_mode="stretch_both")

@@ -9,6 +9,7 @@ back first on the next open; key images are stored as KOS and marked.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,29 @@ def test_next_stage_shows_three_planes_without_sync_of_scroll(
     assert app.hanging.bar.stage == 1 and app.hanging.bar.stage_name == "mediastinum MPR"
     with pytest.raises(ValueError, match="2 stages"):
         run(app.hanging.show_stage(2))
+
+
+def test_series_chosen_while_the_protocol_hangs_opens_after_it(
+        archive: LocalFolderArchiveClient, studies: dict[str, list[Dataset]]) -> None:
+    """A reader who clicks a series card before the protocol's viewers are ready gets
+    that series in the first viewport: the protocol does not overwrite it afterwards."""
+    app = ReadingApp(archive, hanging=LocalProtocols())
+    chosen = uid(studies[CURRENT])
+
+    async def click_during_open() -> None:
+        opening = asyncio.ensure_future(app._guarded(app.open_study, CURRENT))
+        while app.page != "study":          # the series cards are on screen
+            await asyncio.sleep(0.001)
+        assert app.hanging is not None and app.hanging.plan is None   # still hanging
+        await app._guarded(app.open_series, chosen)
+        await opening
+
+    run(click_during_open())
+    assert app.message == "" and (app.busy, app.done) == (0, 2)
+    first = app.viewers[0]
+    assert isinstance(first, SliceViewer) and first.series.series_uid == chosen
+    # the reader's own choice: the dataset's window, not the protocol's lung preset
+    assert first.preset == "" and (first.level, first.window) != (-600, 1500)
 
 
 def test_study_without_prior_opens_one_large_viewport(archive: LocalFolderArchiveClient) -> None:
