@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import panel as pn
 import pytest
 
@@ -111,6 +112,51 @@ def test_dashboard_shows_progress_then_polar_map_and_lvef(
     finally:
         page.close()
 
+
+
+def test_clicking_a_slice_in_edit_mode_bends_the_contour(
+        chromium: Any, served: tuple[list[SpectDashboard], str], artifacts: Path) -> None:
+    """"Edit contours", a click 4 mm outside the stress endocardium on the short-axis row:
+    the set is analysed again, the table says the contours were edited, the EDV grows."""
+    sessions, url = served
+    page = chromium.new_page(viewport={"width": 1500, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(url)
+        page.locator("tr[data-quantity='LVEF (%)'] td[data-state='stress']").wait_for(
+            timeout=180_000)
+        dashboard = sessions[-1]
+        wait_for(lambda: not dashboard.busy, what="the analysis settled")
+        assert dashboard.data is not None and dashboard.data.study.stress is not None
+        before = dashboard.data.study.stress
+        assert before.curve is not None
+        row = dashboard.data.rows[("stress", "sa")]
+        segments = row.endo[dashboard.gate * row.n_gates // dashboard._gates()]
+        x0, y0 = (float(v) for v in segments[len(segments) // 2, :2])
+        k = int(x0 // row.tile)
+        away = np.array([x0 - (k + 0.5) * row.tile, y0 - row.tile / 2])
+        x, y = np.array([x0, y0]) + away / np.linalg.norm(away) * 4.0 / row.spacing_mm
+
+        page.locator(".wb-spect-edit button").click()
+        wait_for(lambda: dashboard.edit_contours, what="edit mode on")
+        canvas = page.locator(".wb-spect-sa-stress canvas").first
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        height, width = row.images.shape[1:]
+        scale = box["width"] / width                       # screen pixels per slice pixel
+        top = box["y"] + box["height"] - height * scale    # the title is above the image
+        page.mouse.click(box["x"] + x * scale, top + y * scale)
+        edited = page.locator(".wb-spect-edited")
+        edited.wait_for(timeout=180_000)
+        assert "stress" in edited.inner_text()
+        after = dashboard.data.study.stress
+        assert after is not None and after.curve is not None and after.segmentation.edited
+        assert after.curve.edv_ml > before.curve.edv_ml
+        page.screenshot(path=str(artifacts / "spect-contour-edited.png"), full_page=True)
+        assert not errors, errors
+    finally:
+        page.close()
 
 
 @pytest.fixture(scope="module")

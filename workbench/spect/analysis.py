@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 import xarray as xr
 
 from workbench.spect.function import VolumeCurve, gated_function
@@ -133,8 +134,8 @@ def _phase(seg: LvSegmentation) -> tuple[PhaseResult, PolarMap]:
 
 def analyze_gated(volume: xr.DataArray, *, long_axis: LongAxis | None = None,
                   resolution_fwhm_mm: float | None = None,
-                  rr_interval_ms: float | None = None,
-                  valve_shift_mm: float = 0.0) -> LvAnalysis:  # fmt: skip
+                  rr_interval_ms: float | None = None, valve_shift_mm: float = 0.0,
+                  wall_offsets_mm: npt.ArrayLike | None = None) -> LvAnalysis:  # fmt: skip
     """Analyse one gated ``(gate, z, y, x)`` (or ungated ``(z, y, x)``) SPECT volume.
 
     Parameters
@@ -151,6 +152,9 @@ def analyze_gated(volume: xr.DataArray, *, long_axis: LongAxis | None = None,
     valve_shift_mm
         Manual valve plane: the detected one moved this far towards the apex (mm,
         negative towards the atria; :func:`~workbench.spect.segmentation.finish_lv`).
+    wall_offsets_mm
+        The reader's contour edits (:func:`workbench.spect.contour_edit.edit_offsets`),
+        made on the grid of `long_axis`; None: the walls as detected.
 
     Returns
     -------
@@ -158,7 +162,7 @@ def analyze_gated(volume: xr.DataArray, *, long_axis: LongAxis | None = None,
     """
     rr = rr_interval_ms if rr_interval_ms is not None else volume.attrs.get("rr_interval_ms")
     seg = segment_lv(volume, long_axis, resolution_fwhm_mm=resolution_fwhm_mm,
-                     valve_shift_mm=valve_shift_mm)  # fmt: skip
+                     valve_shift_mm=valve_shift_mm, wall_offsets_mm=wall_offsets_mm)  # fmt: skip
     return analysis_of(seg, None if rr is None else float(rr))
 
 
@@ -192,6 +196,8 @@ def analyze_study(stress: xr.DataArray | None = None, rest: xr.DataArray | None 
                   rest_axis: LongAxis | None = None, resolution_fwhm_mm: float | None = None,
                   progress: Callable[[str, float], None] | None = None,
                   stress_valve_shift_mm: float = 0.0, rest_valve_shift_mm: float = 0.0,
+                  stress_wall_offsets_mm: npt.ArrayLike | None = None,
+                  rest_wall_offsets_mm: npt.ArrayLike | None = None,
                   ) -> StudyAnalysis:  # fmt: skip
     """Analyse a stress/rest myocardial perfusion study.
 
@@ -210,6 +216,8 @@ def analyze_study(stress: xr.DataArray | None = None, rest: xr.DataArray | None 
         and once at the end (``"done", 1.0``), e.g. to drive a progress bar.
     stress_valve_shift_mm, rest_valve_shift_mm
         Manual valve planes (see :func:`analyze_gated`); 0: as detected.
+    stress_wall_offsets_mm, rest_wall_offsets_mm
+        Contour edits (see :func:`analyze_gated`; they need the axis they were made on).
 
     Returns
     -------
@@ -223,12 +231,14 @@ def analyze_study(stress: xr.DataArray | None = None, rest: xr.DataArray | None 
         report("analysing the stress set", 0.0)
     s = None if stress is None else analyze_gated(stress, long_axis=stress_axis,
                                                   resolution_fwhm_mm=resolution_fwhm_mm,
-                                                  valve_shift_mm=stress_valve_shift_mm)
+                                                  valve_shift_mm=stress_valve_shift_mm,
+                                                  wall_offsets_mm=stress_wall_offsets_mm)
     if rest is not None:
         report("analysing the rest set", 0.0 if stress is None else 0.5)
     r = None if rest is None else analyze_gated(rest, long_axis=rest_axis,
                                                 resolution_fwhm_mm=resolution_fwhm_mm,
-                                                valve_shift_mm=rest_valve_shift_mm)
+                                                valve_shift_mm=rest_valve_shift_mm,
+                                                wall_offsets_mm=rest_wall_offsets_mm)
     report("scoring perfusion", 0.95)
     s_scores = None if s is None else score_map(s.perfusion, limits, "stress")
     r_scores = None if r is None else score_map(r.perfusion, limits, "rest")

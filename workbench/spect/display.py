@@ -67,6 +67,8 @@ class SliceRow:
         Tile edge in pixels and pixel size in mm.
     endo, epi
         Per gate, the contour segments ``(m, 4)`` (module docstring).
+    affine
+        Voxel ``(x, y, z)`` of the resliced cube to LPS mm (4 x 4); None: unknown.
     """
 
     view: View
@@ -76,6 +78,17 @@ class SliceRow:
     spacing_mm: float
     endo: tuple[F64, ...]
     epi: tuple[F64, ...]
+    affine: F64 | None = None
+
+    def point_mm(self, x: float, y: float) -> tuple[float, float, float]:
+        """LPS mm of mosaic position ``(x, y)`` (pixel units, module docstring): the
+        point of the slice in the tile `x` falls in."""
+        if self.affine is None:
+            raise ValueError("this slice row has no geometry")
+        k = min(max(int(x // self.tile), 0), len(self.slices) - 1)
+        index = np.array([x - k * self.tile - 0.5, y - 0.5, float(self.slices[k]), 1.0])
+        px, py, pz = (float(v) for v in (self.affine @ index)[:3])
+        return px, py, pz
 
     @property
     def n_gates(self) -> int:
@@ -213,7 +226,8 @@ def slice_row(volume: xr.DataArray, seg: LvSegmentation, view: View, *,
     surfaces = [(g, s) for g, s in enumerate(seg.gates)] if gated else [(None, seg.summed)]
     cuts = [_surface_cuts(seg, s, g, affine, slices, tile) for g, s in surfaces]
     return SliceRow(view=view, images=images, slices=slices, tile=tile, spacing_mm=step,
-                    endo=tuple(c[0] for c in cuts), epi=tuple(c[1] for c in cuts))
+                    endo=tuple(c[0] for c in cuts), epi=tuple(c[1] for c in cuts),
+                    affine=affine)
 
 
 def bullseye(pmap: PolarMap, size: int = 161) -> F64:
@@ -303,10 +317,12 @@ def display_data(stress: xr.DataArray | None, rest: xr.DataArray | None, *,
                  stress_axis: LongAxis | None = None, rest_axis: LongAxis | None = None,
                  progress: Callable[[str, float], None] | None = None,
                  stress_valve_shift_mm: float = 0.0, rest_valve_shift_mm: float = 0.0,
+                 stress_wall_offsets_mm: npt.ArrayLike | None = None,
+                 rest_wall_offsets_mm: npt.ArrayLike | None = None,
                  ) -> DisplayData:  # fmt: skip
     """Analyse (unless `analysis` is given) and reslice a study for display.
 
-    `normals`, `resolution_fwhm_mm`, the axes and the valve-plane shifts go to
+    `normals`, `resolution_fwhm_mm`, the axes, valve-plane shifts and contour edits go to
     :func:`~workbench.spect.analysis.analyze_study`; `progress` is called with what is being
     done and the fraction done (0 to 1): the analysis is the first 80 %.
     """
@@ -320,7 +336,9 @@ def display_data(stress: xr.DataArray | None, rest: xr.DataArray | None, *,
                                  resolution_fwhm_mm=resolution_fwhm_mm, stress_axis=stress_axis,
                                  rest_axis=rest_axis, progress=steps,
                                  stress_valve_shift_mm=stress_valve_shift_mm,
-                                 rest_valve_shift_mm=rest_valve_shift_mm)  # fmt: skip
+                                 rest_valve_shift_mm=rest_valve_shift_mm,
+                                 stress_wall_offsets_mm=stress_wall_offsets_mm,
+                                 rest_wall_offsets_mm=rest_wall_offsets_mm)  # fmt: skip
     rows: dict[tuple[str, str], SliceRow] = {}
     pairs = zip(STATES, (stress, rest), (analysis.stress, analysis.rest), strict=True)
     sets = [(s, v, a) for s, v, a in pairs if v is not None and a is not None]

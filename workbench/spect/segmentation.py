@@ -20,6 +20,13 @@ mm along the long axis (positive: towards the apex) before step 5, so that volum
 myocardial volume, ``h`` and the polar maps follow. The wall model (step 4) stays fitted
 on the detected planes: blur and thickness are properties of the image, not of where
 the reader closes the cavity.
+
+The reader may also edit the contours (``wall_offsets_mm``, one offset per ray of the
+grid, from :func:`workbench.spect.contour_edit.edit_offsets`): each ray's mid-wall
+position moves by its offset (after the curvature correction) in every gate and in the
+summed volume before step 5, so the endo- and epicardium move with it; the counts, hence
+thickness and perfusion, stay those measured. Like the valve plane, the wall model stays
+fitted on the detected walls.
 """
 
 from __future__ import annotations
@@ -62,8 +69,8 @@ from workbench.spect.wallfit import (
 from workbench.spect.wallinputs import band_area, fit_mask, gate_masks, gate_thickness
 
 __all__ = [
-    "VALVE_SHIFT_LIMIT_MM", "LvMeasurement", "LvSegmentation", "finish_lv", "measure_lv",
-    "segment_lv",
+    "VALVE_SHIFT_LIMIT_MM", "WALL_OFFSET_LIMIT_MM", "LvMeasurement", "LvSegmentation",
+    "finish_lv", "measure_lv", "segment_lv",
 ]  # fmt: skip
 
 F64 = npt.NDArray[np.float64]
@@ -71,6 +78,8 @@ DEFAULT_FWHM_MM = 12.0
 """Resolution assumed for an ungated study when none is given."""
 VALVE_SHIFT_LIMIT_MM = 20.0
 """Largest valve-plane override either way (the grid reaches 25 mm past the plane)."""
+WALL_OFFSET_LIMIT_MM = 15.0
+"""Largest contour edit of one ray either way (about a wall thickness and a half)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +104,9 @@ class LvSegmentation:
         Gates of largest and smallest cavity volume (0 for an ungated volume).
     valve_shift_mm
         The reader's valve-plane override (mm towards the apex; 0: as detected).
+    wall_offsets_mm
+        The reader's contour edits: mm along each ray of `grid` ``(rings, sectors)``,
+        positive outwards; None: the walls as detected.
     """
 
     long_axis: LongAxis
@@ -106,6 +118,12 @@ class LvSegmentation:
     ed_gate: int
     es_gate: int
     valve_shift_mm: float = 0.0
+    wall_offsets_mm: F64 | None = None
+
+    @property
+    def edited(self) -> bool:
+        """Whether the reader has edited the contours."""
+        return self.wall_offsets_mm is not None and bool(np.any(self.wall_offsets_mm != 0))
 
     @property
     def volumes_ml(self) -> tuple[float, ...]:
@@ -192,7 +210,8 @@ def measure_lv(volume: xr.DataArray, long_axis: LongAxis | None = None) -> LvMea
 
 
 def finish_lv(m: LvMeasurement, *, resolution_fwhm_mm: float | None = None,
-              valve_shift_mm: float = 0.0) -> LvSegmentation:  # fmt: skip
+              valve_shift_mm: float = 0.0,
+              wall_offsets_mm: npt.ArrayLike | None = None) -> LvSegmentation:  # fmt: skip
     """Steps 4-5 of the module docstring: wall model, thickness, surfaces.
 
     Parameters
@@ -205,13 +224,19 @@ def finish_lv(m: LvMeasurement, *, resolution_fwhm_mm: float | None = None,
     valve_shift_mm
         Move every detected valve plane this far along the long axis (mm, positive
         towards the apex; at most :data:`VALVE_SHIFT_LIMIT_MM` either way).
+    wall_offsets_mm
+        Contour edits: move each ray's mid-wall this far outwards (mm, ``(rings,
+        sectors)`` of the grid, at most :data:`WALL_OFFSET_LIMIT_MM` either way); None:
+        as detected.
 
     Raises
     ------
     ValueError
-        `valve_shift_mm` beyond the limit or not finite.
+        `valve_shift_mm` or an offset beyond its limit or not finite; offsets of
+        another grid's shape.
     """
     shift = _valve_shift(valve_shift_mm)
+    offsets = _wall_offsets(wall_offsets_mm, m.grid)
     grid, n_sectors = m.grid, len(m.grid.theta_deg)
     known = None if resolution_fwhm_mm is None else resolution_fwhm_mm / FWHM_PER_SIGMA
     if not m.gated:
@@ -219,12 +244,13 @@ def finish_lv(m: LvMeasurement, *, resolution_fwhm_mm: float | None = None,
         mean = aligned_mean_profile(m.summed_profiles, np.asarray(grid.t_mm), m.summed_t, mask)
         radius = float(np.mean(m.summed_t[mask]))
         wall = fit_wall_model([mean], [1.0], [radius], sigma_mm=known or m.default_sigma)
-        t_c = curvature_corrected(m.summed_t, grid, wall.sigma_mm)
+        t_c = _moved(curvature_corrected(m.summed_t, grid, wall.sigma_mm), offsets)
         area = area_weights(*grid.to_meridian(t_c), m.summed_valve + shift, n_sectors)
         myocardial = float(np.sum(area)) * wall.thickness_ed_mm / 1000.0
         whole = gate_surface(t_c, m.summed_counts, np.full(t_c.shape, wall.thickness_ed_mm),
                              grid, m.summed_valve + shift, myocardial)  # fmt: skip
-        return LvSegmentation(m.long_axis, grid, (), whole, wall, myocardial, 0, 0, shift)
+        return LvSegmentation(m.long_axis, grid, (), whole, wall, myocardial, 0, 0, shift,
+                              _kept(offsets))
     mids = [grid.to_meridian(tm) for tm, _ in m.peaks]
     masks = gate_masks(grid, mids, list(m.h), [c for _, c in m.peaks], m.ed)
     radii = [float(np.mean(tm[k])) for (tm, _), k in zip(m.peaks, masks, strict=True)]
@@ -241,7 +267,7 @@ def finish_lv(m: LvMeasurement, *, resolution_fwhm_mm: float | None = None,
             break
         sigma = wall.sigma_mm
     thickness = gate_thickness([c for _, c in m.peaks], list(m.h), m.ed, wall, radii)
-    corrected = [curvature_corrected(tm, grid, wall.sigma_mm) for tm, _ in m.peaks]
+    corrected = [_moved(curvature_corrected(tm, grid, wall.sigma_mm), offsets) for tm, _ in m.peaks]
     valves = [zv + shift for zv in m.valves]  # the reader's plane (the detected one if 0)
     masses = [float(np.sum(smooth_area(tc, grid, zv) * th)) / 1000.0
               for tc, zv, th in zip(corrected, valves, thickness, strict=True)]
@@ -249,15 +275,17 @@ def finish_lv(m: LvMeasurement, *, resolution_fwhm_mm: float | None = None,
     apex_c = float(np.median([apex_z(grid.to_meridian(tc)[1]) for tc in corrected]))
     gates = tuple(gate_surface(tc, c, th, grid, zv, myocardial, apex_c) for tc, (_, c), th, zv
                   in zip(corrected, m.peaks, thickness, valves, strict=True))  # fmt: skip
-    whole = gate_surface(curvature_corrected(m.summed_t, grid, wall.sigma_mm), m.summed_counts,
+    whole = gate_surface(_moved(curvature_corrected(m.summed_t, grid, wall.sigma_mm), offsets),
+                         m.summed_counts,
                          np.full(m.summed_t.shape, wall.thickness_ed_mm), grid,
                          m.summed_valve + shift, myocardial)  # fmt: skip
-    return LvSegmentation(m.long_axis, grid, gates, whole, wall, myocardial, m.ed, m.es, shift)
+    return LvSegmentation(m.long_axis, grid, gates, whole, wall, myocardial, m.ed, m.es, shift,
+                          _kept(offsets))
 
 
 def segment_lv(volume: xr.DataArray, long_axis: LongAxis | None = None, *,
-               resolution_fwhm_mm: float | None = None,
-               valve_shift_mm: float = 0.0) -> LvSegmentation:  # fmt: skip
+               resolution_fwhm_mm: float | None = None, valve_shift_mm: float = 0.0,
+               wall_offsets_mm: npt.ArrayLike | None = None) -> LvSegmentation:  # fmt: skip
     """Find the LV surfaces of every gate: :func:`measure_lv` then :func:`finish_lv`.
 
     Parameters
@@ -271,13 +299,16 @@ def segment_lv(volume: xr.DataArray, long_axis: LongAxis | None = None, *,
         (ungated volumes assume 12 mm).
     valve_shift_mm
         The reader's valve-plane override (:func:`finish_lv`); 0: as detected.
+    wall_offsets_mm
+        The reader's contour edits (:func:`finish_lv`); they belong to the grid of this
+        long axis, so they need the same `long_axis` they were made on.
 
     Returns
     -------
     LvSegmentation
     """
     return finish_lv(measure_lv(volume, long_axis), resolution_fwhm_mm=resolution_fwhm_mm,
-                     valve_shift_mm=valve_shift_mm)  # fmt: skip
+                     valve_shift_mm=valve_shift_mm, wall_offsets_mm=wall_offsets_mm)  # fmt: skip
 
 
 def _valve_shift(mm: float) -> float:
@@ -286,6 +317,34 @@ def _valve_shift(mm: float) -> float:
         raise ValueError(f"valve_shift_mm must be within +-{VALVE_SHIFT_LIMIT_MM:g} mm of the "
                          f"detected valve plane, got {mm!r}")
     return value
+
+
+def _wall_offsets(values: npt.ArrayLike | None, grid: SamplingGrid) -> F64:
+    """Checked contour edits as a ``(rings, sectors)`` array (zeros for None)."""
+    if values is None:
+        return np.zeros(grid.shape)
+    out = np.asarray(values, np.float64)
+    if out.shape != grid.shape:
+        raise ValueError(f"wall_offsets_mm has shape {out.shape}, the sampling grid "
+                         f"{grid.shape}: contour edits belong to the long axis they were "
+                         "made on")
+    worst = float(np.max(np.abs(out))) if out.size else 0.0
+    if not np.all(np.isfinite(out)) or worst > WALL_OFFSET_LIMIT_MM + 1e-9:
+        raise ValueError(f"wall_offsets_mm must be finite and within "
+                         f"+-{WALL_OFFSET_LIMIT_MM:g} mm, got up to {worst:.1f} mm")
+    return out
+
+
+def _moved(t: F64, offsets: F64) -> F64:
+    """Mid-wall distances (after the curvature correction, so that an edit is not
+    amplified by the curvature it makes) moved by the reader's offsets, never closer
+    than 1 mm to the ray's origin."""
+    return np.maximum(t + offsets, 1.0)
+
+
+def _kept(offsets: F64) -> F64 | None:
+    """What a segmentation records of its offsets: None when nothing was edited."""
+    return offsets.copy() if np.any(offsets != 0) else None
 
 
 def _default_sigma(volume: xr.DataArray, known: float | None) -> float:

@@ -11,7 +11,10 @@ curves, the phase histograms and the results table (EDV, ESV, SV, LVEF, PFR, TTP
 summed scores, extent, phase indices; SSS, SRS, SDS, TID, ischaemic extent). The reader
 corrects a set's long axis (tilting its apex anterior/inferior and septal/lateral, moving
 its origin sideways) and its valve plane (mm towards the apex or the atria) and applies
-them: that set is analysed again and everything shown follows. "Send to report" and
+them: that set is analysed again and everything shown follows. With "Edit contours" on,
+a click on a slice says "the endocardium of the gate shown passes here": that set's wall
+bends to the point (:mod:`workbench.spect.contour_edit`) and is analysed again; "Reset
+contours" returns to the detected walls. "Send to report" and
 "Export SR" (:mod:`workbench.viewer.spect_export`) put the results into the study's
 nuclear cardiology report and store them as a TID 1500 SR; both need a study UID with
 ``client=``, the report also ``reports=`` (a :class:`~workbench.viewer.report_api.ReportApi`
@@ -35,12 +38,14 @@ from __future__ import annotations
 import asyncio
 import html
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import panel as pn
 import param
+from bokeh.events import Tap
 from bokeh.models import ColumnDataSource, LinearColorMapper, Range1d
 from bokeh.models.annotations import ColorBar, Span
 from bokeh.palettes import Inferno256, Turbo256
@@ -49,6 +54,7 @@ from bokeh.plotting import figure
 from workbench.dicomweb.client_base import ArchiveClient
 from workbench.errors import WorkbenchError
 from workbench.spect.analysis import LvAnalysis, StudyAnalysis
+from workbench.spect.contour_edit import ContourEdit, edit_offsets
 from workbench.spect.display import (
     SLICE_COUNTS,
     STATES,
@@ -177,7 +183,15 @@ def results_html(study: StudyAnalysis) -> str:
                          for k, v in study_summary(study).items())  # fmt: skip
     return (f'<table class="wb-spect-table"><thead>{head}</thead><tbody>{body}</tbody></table>'
             f'<table class="wb-spect-table wb-spect-study"><tbody>{study_rows}</tbody></table>'
-            f"<p>Normal limits: {e(study.normals_source)}</p>")
+            f"<p>Normal limits: {e(study.normals_source)}</p>{_edited_note(study)}")
+
+
+def _edited_note(study: StudyAnalysis) -> str:
+    """A line naming the sets whose contours the reader edited (empty if none)."""
+    edited = [s for s in STATES
+              if (a := getattr(study, s)) is not None and a.segmentation.edited]
+    return (f'<p class="wb-spect-edited">Contours edited by the reader: {", ".join(edited)}</p>'
+            if edited else "")
 
 
 _TABLE_CSS = """
@@ -223,6 +237,8 @@ class SpectDashboard(pn.viewable.Viewer):
     valve_shift_mm = param.Number(default=0.0, bounds=(-20.0, 20.0), step=1.0, doc="""
         Valve plane of ``axis_set``: mm from the detected plane towards the apex (negative:
         towards the atria), applied by ``reorient``; shows the set's current value.""")
+    edit_contours = param.Boolean(default=False, doc="""
+        Whether a click on a slice edits the contour (``edit_contour``).""")
 
     def __init__(self, source: Source | None = None, *, rest: Source | None = None,
                  client: ArchiveClient | None = None, affine: npt.ArrayLike | None = None,
@@ -290,8 +306,13 @@ class SpectDashboard(pn.viewable.Viewer):
         shifts = {f"{s}_valve_shift_mm": 0.0 if a is None else a.segmentation.valve_shift_mm
                   for s, a in (("stress", data.study.stress), ("rest", data.study.rest))}
         shifts[f"{self.axis_set}_valve_shift_mm"] = float(self.valve_shift_mm)
+        edits = {f"{s}_wall_offsets_mm": None if a is None else a.segmentation.wall_offsets_mm
+                 for s, a in (("stress", data.study.stress), ("rest", data.study.rest))}
+        if any((self.tilt_anterior_deg, self.tilt_septal_deg, self.origin_anterior_mm,
+                self.origin_septal_mm)):  # contour edits belong to the grid of one axis
+            edits[f"{self.axis_set}_wall_offsets_mm"] = None
         self._options.update(analysis=None, stress_axis=axes["stress"], rest_axis=axes["rest"],
-                             **shifts)  # fmt: skip
+                             **shifts, **edits)  # fmt: skip
         self.param.update(tilt_anterior_deg=0.0, tilt_septal_deg=0.0, origin_anterior_mm=0.0,
                           origin_septal_mm=0.0, busy=True,
                           status="Analysing with the corrected axis and valve plane...")
@@ -299,6 +320,55 @@ class SpectDashboard(pn.viewable.Viewer):
             pn.state.execute(self.analyze)
         else:
             self.analyze_now()
+
+    def edit_contour(self, state: str, view: str, x: float, y: float) -> None:
+        """The endocardium of the gate shown in `state`'s `view` row passes through mosaic
+        position ``(x, y)`` (pixel units, row 0 at the top): bend that set's wall there
+        and analyse it again (both axes kept). A point the edit cannot use (off the LV,
+        below the valve plane, too far) leaves everything as it was and says why."""
+        data = self.data
+        analysed = None if data is None else getattr(data.study, state)
+        row = None if data is None else data.rows.get((state, view))
+        if self.busy or analysed is None or row is None:
+            return
+        seg = analysed.segmentation
+        gate = self.gate * row.n_gates // self._gates() if seg.gates else None
+        try:
+            offsets = edit_offsets(seg, ContourEdit(row.point_mm(x, y), gate))
+        except ValueError as exc:
+            self.status = f"Contour not changed: {exc}"
+            return
+        self._analyse_again({f"{state}_wall_offsets_mm": offsets},
+                            f"Analysing the {state} set with the edited contour...")
+
+    def reset_contours(self) -> None:
+        """Drop the contour edits of both sets and analyse again."""
+        if self.data is None or self.busy:
+            return
+        self._analyse_again({"stress_wall_offsets_mm": None, "rest_wall_offsets_mm": None},
+                            "Analysing with the detected contours...")
+
+    def _analyse_again(self, changes: dict[str, Any], status: str) -> None:
+        """Analyse again with both sets' current axes and valve planes, plus `changes`."""
+        study = self.data.study if self.data is not None else None
+        if study is None:
+            return
+        for state in STATES:
+            a = getattr(study, state)
+            if a is not None:
+                self._options[f"{state}_axis"] = a.long_axis
+                self._options[f"{state}_valve_shift_mm"] = a.segmentation.valve_shift_mm
+                self._options[f"{state}_wall_offsets_mm"] = a.segmentation.wall_offsets_mm
+        self._options.update(analysis=None, **changes)
+        self.param.update(busy=True, status=status)
+        if self._background:
+            pn.state.execute(self.analyze)
+        else:
+            self.analyze_now()
+
+    def _tapped(self, state: str, view: str, event: Any) -> None:
+        if self.edit_contours and event.x is not None and event.y is not None:
+            self.edit_contour(state, view, float(event.x), float(event.y))
 
     def _report(self, what: str, done: float) -> None:
         self.param.update(status=f"{what[:1].upper()}{what[1:]}...", progress=int(100 * done))
@@ -333,6 +403,8 @@ class SpectDashboard(pn.viewable.Viewer):
     # -- display ------------------------------------------------------------------------
     def _build(self) -> None:
         self._slices = {(s, v): _SliceFigure(s, v) for s in STATES for v in VIEWS}
+        for (state, view), fig in self._slices.items():
+            fig.fig.on_event(Tap, partial(self._tapped, state, view))
         self._perfusion = {
             "stress": _PolarFigure("Stress perfusion", "wb-spect-polar-stress", 0.0, 1.0),
             "rest": _PolarFigure("Rest perfusion", "wb-spect-polar-rest", 0.0, 1.0),
@@ -393,9 +465,15 @@ class SpectDashboard(pn.viewable.Viewer):
         axis = pn.Row(
             pn.widgets.RadioButtonGroup.from_param(self.param.axis_set, label="Axis of"),
             *sliders, apply)  # fmt: skip
+        reset = pn.widgets.Button(label="Reset contours", width=120,
+                                  css_classes=["wb-spect-reset-contours"])
+        reset.on_click(lambda _: self.reset_contours())
         controls = pn.Column(
-            pn.Row(self._player, pn.widgets.Checkbox.from_param(self.param.contours)), axis,
-            self.export.panel)  # fmt: skip
+            pn.Row(self._player, pn.widgets.Checkbox.from_param(self.param.contours),
+                   pn.widgets.Toggle.from_param(self.param.edit_contours, name="Edit contours",
+                                                width=120, css_classes=["wb-spect-edit"]),
+                   reset),
+            axis, self.export.panel)  # fmt: skip
         slices = pn.Column(*(sl[(s, "sa")].pane for s in STATES),
                            pn.Row(sl[("stress", "vla")].pane, sl[("stress", "hla")].pane),
                            pn.Row(sl[("rest", "vla")].pane, sl[("rest", "hla")].pane))
