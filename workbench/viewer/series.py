@@ -44,10 +44,11 @@ _WAVEFORM = "1.2.840.10008.5.1.4.1.1.9."
 _CINE_MODALITIES = frozenset({"US", "XA", "RF", "ES", "IVUS", "XC"})
 
 
-def _dataset(item: Mapping[str, Any]) -> Dataset:
-    """The header of one instance; an image whose metadata left Pixel Data out gets an
-    empty one, so that frame counts read Number of Frames as for a whole file."""
-    ds = json_to_dataset(item)
+def _dataset(item: Mapping[str, Any], shared: dict[Any, Any]) -> Dataset:
+    """The header of one instance (elements alike in several instances are converted
+    once: `shared`); an image whose metadata left Pixel Data out gets an empty one, so
+    that frame counts read Number of Frames as for a whole file."""
+    ds = json_to_dataset(item, shared)
     if "Rows" in ds and not any(k in ds for k in ("PixelData", "FloatPixelData",
                                                   "DoubleFloatPixelData")):
         ds.PixelData = b""
@@ -141,7 +142,8 @@ def describe_series(metadata: Sequence[Mapping[str, Any]]) -> SeriesDisplay:
     """
     if not metadata:
         raise ValueError("no instances in the series metadata")
-    datasets = [_dataset(item) for item in metadata]
+    shared: dict[Any, Any] = {}
+    datasets = [_dataset(item, shared) for item in metadata]
     series_uids = {str(ds.get("SeriesInstanceUID") or "") for ds in datasets}
     if len(series_uids) != 1:
         raise ValueError(f"SeriesInstanceUID differs between instances: {sorted(series_uids)}")

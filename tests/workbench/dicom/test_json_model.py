@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import io
 import json
 import math
@@ -299,6 +300,27 @@ def test_json_to_dataset_round_trip() -> None:
     }
     assert back.PatientName == "CompressedSamples^CT1"
     assert back.PixelSpacing == [0.661468, 0.661468]
+
+
+def test_json_to_dataset_shares_elements_alike_across_instances() -> None:
+    """With ``shared``, instances of one series convert their common elements once and
+    still read exactly as without it."""
+    first = read(data_file("CT_small.dcm"))
+    second = copy.deepcopy(first)
+    second.SOPInstanceUID, second.InstanceNumber = "1.2.3.4.5", 2
+    second.ImagePositionPatient = [1.5, -2.25, 30]
+    objs = [dataset_to_json(ds, bulkdata_prefix=BULKDATA_PLACEHOLDER) for ds in (first, second)]
+    shared: dict[Any, Any] = {}
+    alike = [json_to_dataset(o, shared) for o in objs]
+    alone = [json_to_dataset(o) for o in objs]
+    for a, b, obj in zip(alike, alone, objs, strict=True):
+        assert dataset_to_json(a, bulkdata_prefix=BULKDATA_PLACEHOLDER) == dataset_to_json(
+            b, bulkdata_prefix=BULKDATA_PLACEHOLDER)
+        assert [e.tag for e in a] == sorted(int(k, 16) for k in obj)
+    assert alike[0]["PatientName"] is alike[1]["PatientName"]          # converted once
+    assert alike[0]["SOPInstanceUID"] is not alike[1]["SOPInstanceUID"]
+    assert alike[1].SOPInstanceUID == "1.2.3.4.5" and alike[1].InstanceNumber == 2
+    assert alike[1].ImagePositionPatient == [1.5, -2.25, 30]
 
 
 def test_json_to_dataset_reads_odd_but_valid_json() -> None:
