@@ -184,6 +184,8 @@ def test_cine_plays_at_the_acquisition_frame_time(
     assert shown >= 3
     wait_for(lambda: not page.get_by_role("button", name="\u25b6 Play / \u275a\u275a")
              .evaluate("b => b.classList.contains('bk-active')"), what="paused")
+    # the button turns off at once; the player stops when Python's "pause" comes back
+    wait_for(lambda: attr(page, "playing") == "0", what="the player stopped")
     stopped = int(attr(page, "index"))
     page.get_by_role("button", name="Frame \u25b6").click()   # Python steps from where
     wait_for(lambda: attr(page, "drawn") == str((stopped + 1) % reading.us_frames),

@@ -21,6 +21,7 @@ Object.assign(Viewport.prototype, {
     const started = performance.now();
     let last = -1;
     this.playing = true;
+    this.root.dataset.playing = "1";
     this.shown = 0;
     this.late = 0;
     this.dropped = 0;
@@ -63,6 +64,7 @@ Object.assign(Viewport.prototype, {
     // While playing only the browser knows the frame; Python learns where it stopped.
     this.playing = false;
     if (this.model.index !== this.current) this.model.index = this.current;
+    this.root.dataset.playing = "0";   // after telling Python the frame (tests wait on it)
     this.pump();
     this.requestDraw();
   }
