@@ -19,6 +19,7 @@ import xarray as xr
 from workbench.spect.function import VolumeCurve, gated_function
 from workbench.spect.meridian import at_h
 from workbench.spect.normals import default_normal_limits
+from workbench.spect.pairing import segment_pair
 from workbench.spect.phase import PhaseResult, first_harmonic, phase_analysis
 from workbench.spect.polar import PolarMap, perfusion_map, polar_map
 from workbench.spect.reorient import LongAxis
@@ -160,10 +161,16 @@ def analyze_gated(volume: xr.DataArray, *, long_axis: LongAxis | None = None,
     -------
     LvAnalysis
     """
-    rr = rr_interval_ms if rr_interval_ms is not None else volume.attrs.get("rr_interval_ms")
+    rr = rr_interval_ms if rr_interval_ms is not None else _rr(volume)
     seg = segment_lv(volume, long_axis, resolution_fwhm_mm=resolution_fwhm_mm,
                      valve_shift_mm=valve_shift_mm, wall_offsets_mm=wall_offsets_mm)  # fmt: skip
-    return analysis_of(seg, None if rr is None else float(rr))
+    return analysis_of(seg, rr)
+
+
+def _rr(volume: xr.DataArray) -> float | None:
+    """The R-R interval a volume carries (``attrs["rr_interval_ms"]``), if any."""
+    rr = volume.attrs.get("rr_interval_ms")
+    return None if rr is None else float(rr)
 
 
 def analysis_of(seg: LvSegmentation, rr_interval_ms: float | None = None) -> LvAnalysis:
@@ -210,7 +217,9 @@ def analyze_study(stress: xr.DataArray | None = None, rest: xr.DataArray | None 
     stress_axis, rest_axis
         Manual long axes.
     resolution_fwhm_mm
-        Known resolution of both sets; None: each set fits its own.
+        Known resolution of both sets; None: fitted (pooled over stress and rest when
+        both are given, :mod:`workbench.spect.pairing`, which also pools the ED wall
+        thickness).
     progress
         Called with what is being done and the fraction done (0 to 1) before each step
         and once at the end (``"done", 1.0``), e.g. to drive a progress bar.
@@ -227,18 +236,29 @@ def analyze_study(stress: xr.DataArray | None = None, rest: xr.DataArray | None 
         raise ValueError("analyze_study needs a stress or a rest volume")
     report = progress or (lambda _what, _done: None)
     limits = normals or default_normal_limits()
-    if stress is not None:
+    if stress is not None and rest is not None:  # one wall model for both (pairing.py)
+        def steps(what: str, done: float) -> None:
+            report(what, 0.95 * done)
+
+        seg_s, seg_r = segment_pair(
+            stress, rest, stress_axis=stress_axis, rest_axis=rest_axis,
+            resolution_fwhm_mm=resolution_fwhm_mm, stress_valve_shift_mm=stress_valve_shift_mm,
+            rest_valve_shift_mm=rest_valve_shift_mm, stress_wall_offsets_mm=stress_wall_offsets_mm,
+            rest_wall_offsets_mm=rest_wall_offsets_mm, progress=steps)  # fmt: skip
+        s, r = analysis_of(seg_s, _rr(stress)), analysis_of(seg_r, _rr(rest))
+    elif stress is not None:
         report("analysing the stress set", 0.0)
-    s = None if stress is None else analyze_gated(stress, long_axis=stress_axis,
-                                                  resolution_fwhm_mm=resolution_fwhm_mm,
-                                                  valve_shift_mm=stress_valve_shift_mm,
-                                                  wall_offsets_mm=stress_wall_offsets_mm)
-    if rest is not None:
-        report("analysing the rest set", 0.0 if stress is None else 0.5)
-    r = None if rest is None else analyze_gated(rest, long_axis=rest_axis,
-                                                resolution_fwhm_mm=resolution_fwhm_mm,
-                                                valve_shift_mm=rest_valve_shift_mm,
-                                                wall_offsets_mm=rest_wall_offsets_mm)
+        s, r = analyze_gated(stress, long_axis=stress_axis,
+                             resolution_fwhm_mm=resolution_fwhm_mm,
+                             valve_shift_mm=stress_valve_shift_mm,
+                             wall_offsets_mm=stress_wall_offsets_mm), None  # fmt: skip
+    else:
+        assert rest is not None
+        report("analysing the rest set", 0.0)
+        s, r = None, analyze_gated(rest, long_axis=rest_axis,
+                                   resolution_fwhm_mm=resolution_fwhm_mm,
+                                   valve_shift_mm=rest_valve_shift_mm,
+                                   wall_offsets_mm=rest_wall_offsets_mm)  # fmt: skip
     report("scoring perfusion", 0.95)
     s_scores = None if s is None else score_map(s.perfusion, limits, "stress")
     r_scores = None if r is None else score_map(r.perfusion, limits, "rest")

@@ -210,8 +210,8 @@ def measure_lv(volume: xr.DataArray, long_axis: LongAxis | None = None) -> LvMea
 
 
 def finish_lv(m: LvMeasurement, *, resolution_fwhm_mm: float | None = None,
-              valve_shift_mm: float = 0.0,
-              wall_offsets_mm: npt.ArrayLike | None = None) -> LvSegmentation:  # fmt: skip
+              valve_shift_mm: float = 0.0, wall_offsets_mm: npt.ArrayLike | None = None,
+              ed_thickness_mm: float | None = None) -> LvSegmentation:  # fmt: skip
     """Steps 4-5 of the module docstring: wall model, thickness, surfaces.
 
     Parameters
@@ -228,6 +228,9 @@ def finish_lv(m: LvMeasurement, *, resolution_fwhm_mm: float | None = None,
         Contour edits: move each ray's mid-wall this far outwards (mm, ``(rings,
         sectors)`` of the grid, at most :data:`WALL_OFFSET_LIMIT_MM` either way); None:
         as detected.
+    ed_thickness_mm
+        Known ED wall thickness (the stress and rest sets' pooled value,
+        :func:`~workbench.spect.analysis.analyze_study`); None: fitted.
 
     Raises
     ------
@@ -243,7 +246,8 @@ def finish_lv(m: LvMeasurement, *, resolution_fwhm_mm: float | None = None,
         mask = fit_mask(grid, m.summed_t, m.summed_valve, m.summed_counts)
         mean = aligned_mean_profile(m.summed_profiles, np.asarray(grid.t_mm), m.summed_t, mask)
         radius = float(np.mean(m.summed_t[mask]))
-        wall = fit_wall_model([mean], [1.0], [radius], sigma_mm=known or m.default_sigma)
+        wall = fit_wall_model([mean], [1.0], [radius], sigma_mm=known or m.default_sigma,
+                              thickness_mm=ed_thickness_mm)  # fmt: skip
         t_c = _moved(curvature_corrected(m.summed_t, grid, wall.sigma_mm), offsets)
         area = area_weights(*grid.to_meridian(t_c), m.summed_valve + shift, n_sectors)
         myocardial = float(np.sum(area)) * wall.thickness_ed_mm / 1000.0
@@ -262,6 +266,7 @@ def finish_lv(m: LvMeasurement, *, resolution_fwhm_mm: float | None = None,
         top = float(np.median([apex_z(z) for _, z in surf]))
         band = [band_area(*sf, zv, n_sectors, top) for sf, zv in zip(surf, m.valves, strict=True)]
         wall = fit_wall_model(means, [band[m.ed] / b for b in band], radii, sigma_mm=known,
+                              thickness_mm=ed_thickness_mm,
                               default_sigma_mm=m.default_sigma)  # fmt: skip
         if abs(wall.sigma_mm - sigma) < 0.02 or not wall.fitted:
             break

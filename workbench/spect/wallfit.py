@@ -129,7 +129,8 @@ def aligned_mean_profile(profiles: F64, t_mm: F64, centres: F64,
 
 
 def fit_wall_model(profiles: list[F64], ratios: list[float], radii: list[float], *,
-                   sigma_mm: float | None = None, default_sigma_mm: float = 5.5,
+                   sigma_mm: float | None = None, thickness_mm: float | None = None,
+                   default_sigma_mm: float = 5.5,
                    default_thickness_mm: float = 10.0,
                    thickness_prior: tuple[float, float] | None = THICKNESS_PRIOR,
                    ) -> WallModel:  # fmt: skip
@@ -146,6 +147,9 @@ def fit_wall_model(profiles: list[F64], ratios: list[float], radii: list[float],
         Mean distance of each gate's aligned peaks from the axis (offset 0).
     sigma_mm
         Known blur (standard deviation, mm); None: fitted.
+    thickness_mm
+        Known ED thickness (mm; e.g. pooled over the stress and rest sets of one
+        patient); None: fitted (with `thickness_prior`).
     default_sigma_mm, default_thickness_mm
         Used when the fit cannot be made (ratios within 3 % of each other and no known
         blur, or too few samples).
@@ -162,8 +166,8 @@ def fit_wall_model(profiles: list[F64], ratios: list[float], radii: list[float],
     ok = [~np.isnan(p) for p in profiles]
     values = np.concatenate([p[m] for p, m in zip(profiles, ok, strict=True)])
     peak = float(values.max()) if values.size else 0.0
-    fallback = _default(profiles[0], sigma_mm or default_sigma_mm, default_thickness_mm,
-                        radii[0])  # fmt: skip
+    fallback = _default(profiles[0], sigma_mm or default_sigma_mm,
+                        thickness_mm or default_thickness_mm, radii[0])  # fmt: skip
     if peak <= 0 or min(int(m.sum()) for m in ok) < 12:
         return fallback
     if max(ratios) - min(ratios) <= 0.03 and sigma_mm is None:
@@ -186,14 +190,16 @@ def fit_wall_model(profiles: list[F64], ratios: list[float], radii: list[float],
     for g, size in enumerate(sizes):
         sparsity[row:row + size, 5 + g] = 1
         row += size
-    start = np.array([sigma_mm or default_sigma_mm, 1.3 * peak, default_thickness_mm,
-                      0.1 * peak, 0.1 * peak, *radii])  # fmt: skip
+    start = np.array([sigma_mm or default_sigma_mm, 1.3 * peak,
+                      thickness_mm or default_thickness_mm, 0.1 * peak, 0.1 * peak, *radii])
     low = np.array([1.5, 0.0, 2.0, 0.0, 0.0, *(r - 8 for r in radii)])
     high = np.array([15.0, 20 * peak, 30.0, peak, peak, *(r + 8 for r in radii)])
+    if thickness_mm is not None:  # known: pinned (the other parameters fit around it)
+        low[2], high[2] = thickness_mm - 1e-6, thickness_mm + 1e-6
     try:
         fit = least_squares(residual, start, bounds=(low, high), x_scale="jac",
                             jac_sparsity=sparsity)  # fmt: skip
-        if thickness_prior is not None:
+        if thickness_prior is not None and thickness_mm is None:
             dof = max(sum(sizes) - len(start), 1)
             noise = float(np.sqrt(2 * fit.cost / dof))
             mean, sd = thickness_prior
@@ -205,11 +211,13 @@ def fit_wall_model(profiles: list[F64], ratios: list[float], radii: list[float],
                                 jac_sparsity=np.vstack([sparsity, np.ones((1, 5 + n), int)]))
     except ValueError:
         return fallback
-    at_bound = np.isclose(fit.x[2], low[2]) or np.isclose(fit.x[2], high[2])
+    at_bound = thickness_mm is None and (np.isclose(fit.x[2], low[2])
+                                         or np.isclose(fit.x[2], high[2]))
     if not fit.success or at_bound:
         return fallback
     s = sigma_mm if sigma_mm is not None else float(fit.x[0])
-    return WallModel(sigma_mm=s, thickness_ed_mm=float(fit.x[2]), concentration=float(fit.x[1]),
+    thickness = thickness_mm if thickness_mm is not None else float(fit.x[2])
+    return WallModel(sigma_mm=s, thickness_ed_mm=thickness, concentration=float(fit.x[1]),
                      blood=float(fit.x[3]), outside=float(fit.x[4]), fitted=True)  # fmt: skip
 
 

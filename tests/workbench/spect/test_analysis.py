@@ -20,6 +20,7 @@ from workbench.spect.lvframe import angle_between
 from workbench.spect.phantom import Phantom, phantom_datasets
 from workbench.spect.reorient import LongAxis
 from workbench.spect.report import polar_maps, segment_table, study_to_dict, volume_table
+from workbench.spect.segmentation import finish_lv, measure_lv
 from workbench.spect.slices import surface_points
 from workbench.spect.study import analyze_files
 from workbench.spect.volume import make_volume
@@ -59,6 +60,27 @@ def test_dyssynchrony_raises_phase_sd(dyssynchronous: tuple[Phantom, LvAnalysis]
     assert result.phase.bandwidth_deg > normal_result.phase.bandwidth_deg
     assert result.curve is not None
     assert result.curve.ef_pct == pytest.approx(phantom.truth.ef_pct, abs=5.0)
+
+
+def test_stress_and_rest_share_one_wall_model(pair_result: StudyAnalysis) -> None:
+    """Blur and ED thickness are the patient's: pooled over both sets (pairing.py)."""
+    assert pair_result.stress is not None and pair_result.rest is not None
+    s, r = pair_result.stress.segmentation.wall, pair_result.rest.segmentation.wall
+    assert s.fitted and r.fitted
+    assert s.sigma_mm == pytest.approx(r.sigma_mm)            # one camera, one blur
+    # one wall, thinner in the dilated stress LV (partly: see pairing.py)
+    assert 7.0 < s.thickness_ed_mm < r.thickness_ed_mm < 13.0
+    assert r.thickness_ed_mm / s.thickness_ed_mm < 1.25 ** (2 / 3)
+    # the count levels stay each set's own
+    assert (s.concentration, s.blood) != (r.concentration, r.blood)
+
+
+def test_a_known_thickness_is_kept_by_the_wall_fit(normal_phantom: Phantom) -> None:
+    ph = normal_phantom
+    m = measure_lv(make_volume(ph.counts, ph.affine))
+    seg = finish_lv(m, ed_thickness_mm=8.5)
+    assert seg.wall.fitted and seg.wall.thickness_ed_mm == 8.5
+    assert finish_lv(m).wall.thickness_ed_mm != 8.5
 
 
 def test_stress_rest_pair(pair_phantoms: tuple[Phantom, Phantom], pair_result: StudyAnalysis,
