@@ -233,12 +233,17 @@ class AnnotationController(param.Parameterized):
         self.param.watch(self._show, "items")
 
     # -- archive calls (blocking) -------------------------------------------------------
-    def fetch(self) -> list[dict[str, Any]]:
+    def fetch(self, listed: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
         """The study's annotations of this series in the archive, and the measurements of
         its SR documents (TID 1500, e.g. from another workstation: shown, not editable)
-        that are not the archive's own annotations exported (blocking; sets nothing)."""
-        found = [a for a in self.api.list(self.series.study_uid, include_sr=True)
-                 if a.get("series_uid") == self.series.series_uid]
+        that are not the archive's own annotations exported (blocking; sets nothing).
+
+        `listed` is the study's list (``AnnotationApi.list(study, include_sr=True)``)
+        when the caller fetched it already (the reading app does, alongside the series
+        metadata); None: fetched here."""
+        if listed is None:
+            listed = self.api.list(self.series.study_uid, include_sr=True)
+        found = [a for a in listed if a.get("series_uid") == self.series.series_uid]
         own = [a for a in found if a.get("origin") != "sr"]
         return own + [a for a in found if a.get("origin") == "sr"
                       and not any(same_shape(a, b) for b in own)]

@@ -186,7 +186,19 @@ class ReadingApp(param.Parameterized):
         still being built fails in BokehJS: "reading 'removeAttribute'").
         """
         study = study or self.browser.study
-        metadata = await self._call(self.client.retrieve_series_metadata, study, series)
+        # the study's measurements are fetched alongside the metadata (one wait, not two)
+        listing = None
+        if self.annotations is not None:
+            listing = asyncio.ensure_future(
+                self._call(partial(self.annotations.list, include_sr=True), study))
+            # a failure is reported by _measure; one nobody waits for is not an error
+            listing.add_done_callback(lambda t: t.cancelled() or t.exception())
+        try:
+            metadata = await self._call(self.client.retrieve_series_metadata, study, series)
+        except BaseException:
+            if listing is not None:
+                listing.cancel()
+            raise
         display = describe_series(metadata)
         waveform = None
         if display.kind is SeriesKind.WAVEFORM:
@@ -199,7 +211,7 @@ class ReadingApp(param.Parameterized):
         if self.hanging is not None:
             self.hanging.viewer_opened(viewer, display)
         slot = self.active if viewport is None else viewport
-        self.measurements[slot] = await self._measure(viewer)
+        self.measurements[slot] = await self._measure(viewer, listing)
         self.volumes[slot] = self._volume_tool(viewer)
         self.viewers[slot] = viewer
         self._panels.pop(slot, None)
@@ -209,14 +221,20 @@ class ReadingApp(param.Parameterized):
             self._arrange()
         return viewer
 
-    async def _measure(self, viewer: param.Parameterized) -> AnnotationController | None:
-        """Give an image viewer the measurement tools and its stored annotations."""
+    async def _measure(self, viewer: param.Parameterized,
+                       listing: asyncio.Future[Any] | None = None
+                       ) -> AnnotationController | None:
+        """Give an image viewer the measurement tools and its stored annotations (from
+        `listing`, the study's list being fetched, when given)."""
         if self.annotations is None or not isinstance(viewer, SliceViewer):
+            if listing is not None:
+                listing.cancel()
             return None
         controller = AnnotationController(self.annotations, viewer)
         viewer.tool_controls = controller.controls()
         try:
-            controller.items = await self._call(controller.fetch)
+            listed = None if listing is None else await listing
+            controller.items = await self._call(controller.fetch, listed)
         except WorkbenchError as exc:  # the images still show; the reader sees why
             controller.message = f"Measurements not loaded: {exc}"
         return controller

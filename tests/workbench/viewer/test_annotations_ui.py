@@ -20,9 +20,11 @@ from pydicom.dataset import Dataset
 from tests.conftest import RunningArchive, start_archive, stop_archive
 from tests.server.people import VALID_NPIS, Person, active_practice, stow
 from tests.synth import from_bytes, make_ct, make_patient, to_bytes
+from tests.workbench.viewer.test_reading import run
 from workbench.dicomweb.client import HttpArchiveClient
 from workbench.measure import calibration_from_dataset, measure_length
 from workbench.viewer.annotations import MEASURE_TOOLS, AnnotationApi, AnnotationController
+from workbench.viewer.reading import ReadingApp
 from workbench.viewer.series import describe_series
 from workbench.viewer.viewers import SliceViewer
 
@@ -166,6 +168,21 @@ def test_annotations_come_back_for_a_new_viewer(setting: Setting) -> None:
     assert [a["id"] for a in reopened.items] == [a["id"] for a in controller.items]
     texts = [s["text"] for s in again.view.annotations if s["index"] == 3]
     assert "note <b>" in texts
+
+
+def test_reading_app_opens_a_series_with_its_stored_annotations(setting: Setting) -> None:
+    """The app fetches the study's annotations alongside the series metadata; the viewer
+    it shows has them, and a series the app cannot measure on leaves nothing pending."""
+    viewer, controller = viewer_of(setting)
+    controller.handle({"action": "create", "kind": "text", "index": 1,
+                       "points": [[4.0, 4.0]], "label": "opened with"})
+    assert controller.message == ""
+    app = ReadingApp(setting.client, annotations=setting.api)
+    run(app.open_study(STUDY))
+    measured = app.measurements[0]
+    assert measured is not None and measured.message == ""
+    assert "opened with" in [a.get("label") for a in measured.items]
+    assert [a["id"] for a in measured.items] == [a["id"] for a in controller.items]
 
 
 def test_browser_message_reaches_the_controller(setting: Setting) -> None:
