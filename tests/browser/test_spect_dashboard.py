@@ -11,6 +11,7 @@ clicks "Send to report" (what was sent is listed) and "Export SR" (the SR stored
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,18 @@ CANVAS_COLOURS = """(canvas) => {
 }"""
 
 
+@contextmanager
+def dashboard_page(chromium: Any) -> Iterator[tuple[Any, list[str]]]:
+    """A wide page and the script errors it collects; closed afterwards."""
+    page = chromium.new_page(viewport={"width": 1500, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page, errors
+    finally:
+        page.close()
+
+
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[list[SpectDashboard], str]]:
     base = PhantomSpec(defects=PAIR_DEFECTS, variation_seed=5, seed=2, matrix=32,
@@ -67,10 +80,7 @@ def served() -> Iterator[tuple[list[SpectDashboard], str]]:
 def test_dashboard_shows_progress_then_polar_map_and_lvef(
         chromium: Any, served: tuple[list[SpectDashboard], str], artifacts: Path) -> None:
     sessions, url = served
-    page = chromium.new_page(viewport={"width": 1500, "height": 1000})
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with dashboard_page(chromium) as (page, errors):
         page.goto(url)
         status = page.locator(".wb-spect-status pre")
         wait_for(lambda: status.count() and status.first.inner_text().strip(), timeout=60,
@@ -109,8 +119,6 @@ def test_dashboard_shows_progress_then_polar_map_and_lvef(
         wait_for(lambda: row.evaluate(CANVAS_COLOURS)["hash"] != before["hash"],
                  what="the short-axis row redrawn at end-systole")
         assert not errors, errors
-    finally:
-        page.close()
 
 
 
@@ -119,10 +127,7 @@ def test_clicking_a_slice_in_edit_mode_bends_the_contour(
     """"Edit contours", a click 4 mm outside the stress endocardium on the short-axis row:
     the set is analysed again, the table says the contours were edited, the EDV grows."""
     sessions, url = served
-    page = chromium.new_page(viewport={"width": 1500, "height": 1000})
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with dashboard_page(chromium) as (page, errors):
         page.goto(url)
         page.locator("tr[data-quantity='LVEF (%)'] td[data-state='stress']").wait_for(
             timeout=180_000)
@@ -155,8 +160,6 @@ def test_clicking_a_slice_in_edit_mode_bends_the_contour(
         assert after.curve.edv_ml > before.curve.edv_ml
         page.screenshot(path=str(artifacts / "spect-contour-edited.png"), full_page=True)
         assert not errors, errors
-    finally:
-        page.close()
 
 
 @pytest.fixture(scope="module")
@@ -196,10 +199,7 @@ def test_send_to_report_and_export_sr_buttons(
         chromium: Any, served_study: tuple[list[SpectDashboard], str, ReportApi],
         artifacts: Path) -> None:
     sessions, url, api = served_study
-    page = chromium.new_page(viewport={"width": 1500, "height": 1000})
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with dashboard_page(chromium) as (page, errors):
         page.goto(url)
         page.locator("tr[data-quantity='LVEF (%)'] td[data-state='stress']").wait_for(
             timeout=180_000)
@@ -221,5 +221,3 @@ def test_send_to_report_and_export_sr_buttons(
         assert dashboard.export.sr_uid in status.first.inner_text()
         page.screenshot(path=str(artifacts / "spect-export.png"), full_page=True)
         assert not errors, errors
-    finally:
-        page.close()
